@@ -1,0 +1,167 @@
+//! The connect scan: the kernel does the handshake, so no privilege is
+//! needed. Runs on tokio with bounded concurrency, in permutation order.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpSocket;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use vigie_scan::classify::{classify_connect, ConnectOutcome};
+use vigie_scan::rtt::RttEstimator;
+
+use crate::plan::Plan;
+use crate::results::{Cell, Results};
+use crate::{EngineError, Outcome};
+
+/// Per-attempt timeout bounds: the kernel retransmits the SYN once after 1 s,
+/// so an attempt shorter than that sees a single SYN.
+const MIN_ATTEMPT: Duration = Duration::from_millis(1500);
+/// At most this many 10 ms waits for local resources per port.
+const MAX_STALLS: u32 = 1000;
+
+/// Run a connect scan to completion.
+pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
+    // Each probe holds a descriptor: allow as many as the hard limit lets us.
+    let nofile = vigie_netio::caps::raise_nofile_limit().unwrap_or(1024);
+    let parallelism = plan
+        .timing
+        .parallelism
+        .min((nofile as usize).saturating_sub(64).max(16));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(scan(plan, parallelism)))
+}
+
+async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
+    let total = plan.total();
+    let perm = plan.permutation();
+    let mut results = Results::new(total, plan.nports());
+    let limit = Arc::new(Semaphore::new(parallelism));
+    let attempt_timeout = plan.timing.initial_rtt_timeout.max(MIN_ATTEMPT);
+    let attempts = 1 + u32::from(plan.timing.max_retries.min(1));
+    let mut tasks = JoinSet::new();
+    let mut rtt = RttEstimator::default();
+
+    let mut record = |results: &mut Results, (value, cell, took): (u64, Cell, Option<Duration>)| {
+        results.record_reply(value, cell);
+        if let Some(d) = took {
+            rtt.sample(d);
+        }
+    };
+    for i in 0..total {
+        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+            break;
+        };
+        let value = perm.get(i);
+        let Some((addr, port)) = plan.probe(value) else {
+            continue;
+        };
+        tasks.spawn(async move {
+            let (cell, took) = probe(addr, port, attempt_timeout, attempts).await;
+            drop(permit);
+            (value, cell, took)
+        });
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok(r) = done {
+                record(&mut results, r);
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(r) = done {
+            record(&mut results, r);
+        }
+    }
+    Outcome {
+        results,
+        srtt: rtt.srtt(),
+        rttvar: rtt.rttvar(),
+        timeout: attempt_timeout,
+        sent: total,
+        retransmitted: 0,
+    }
+}
+
+/// One port: connect, up to `attempts` times while it times out.
+async fn probe(
+    addr: IpAddr,
+    port: u16,
+    timeout: Duration,
+    attempts: u32,
+) -> (Cell, Option<Duration>) {
+    let target = SocketAddr::new(addr, port);
+    let mut outcome = ConnectOutcome::TimedOut;
+    let mut took = None;
+    let mut tries = 0;
+    // Waits on local resource exhaustion (descriptors, ephemeral ports);
+    // bounded so a persistent local failure cannot hang the scan.
+    let mut stalls = 0u32;
+    while tries < attempts && stalls < MAX_STALLS {
+        let socket = match if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        } {
+            Ok(s) => s,
+            Err(_) => {
+                // Out of descriptors or buffers for a moment: wait, don't count it.
+                stalls += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Close with RST: no TIME_WAIT left behind on either side.
+        let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+        let start = Instant::now();
+        match tokio::time::timeout(timeout, socket.connect(target)).await {
+            Ok(Ok(stream)) => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                outcome = ConnectOutcome::Connected;
+                took = Some(start.elapsed());
+                break;
+            }
+            Ok(Err(e)) => match e.raw_os_error() {
+                Some(libc::ECONNREFUSED) => {
+                    outcome = ConnectOutcome::Refused;
+                    took = Some(start.elapsed());
+                    break;
+                }
+                Some(libc::EHOSTUNREACH) => {
+                    outcome = ConnectOutcome::HostUnreach;
+                    break;
+                }
+                Some(libc::ENETUNREACH) => {
+                    outcome = ConnectOutcome::NetUnreach;
+                    break;
+                }
+                Some(libc::EACCES) | Some(libc::EPERM) => {
+                    outcome = ConnectOutcome::AdminProhibited;
+                    break;
+                }
+                Some(libc::EADDRNOTAVAIL)
+                | Some(libc::EMFILE)
+                | Some(libc::ENFILE)
+                | Some(libc::ENOBUFS)
+                | Some(libc::EAGAIN) => {
+                    // Local resource exhaustion says nothing about the port.
+                    stalls += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                _ => {
+                    outcome = ConnectOutcome::TimedOut;
+                    tries += 1;
+                }
+            },
+            Err(_elapsed) => {
+                outcome = ConnectOutcome::TimedOut;
+                tries += 1;
+            }
+        }
+    }
+    let (state, reason) = classify_connect(outcome);
+    (Cell::new(state, reason, 0), took)
+}

@@ -1,0 +1,48 @@
+//! Drives vigie's sans-IO scan logic over real sockets.
+//!
+//! - [`syn`]: one transmit/control thread that owns the retry tracker and
+//!   stamps probes from a template into `sendmmsg` batches, and one receive
+//!   thread that reads the AF_PACKET ring, validates replies statelessly and
+//!   classifies them.
+//! - [`connect`]: the unprivileged connect scan on tokio with bounded
+//!   concurrency.
+//!
+//! Both fill a dense [`Results`] table indexed by the flat probe id
+//! `host_index * nports + port_index`.
+#![forbid(unsafe_code)]
+
+pub mod connect;
+mod pace;
+pub mod plan;
+pub mod results;
+pub mod syn;
+
+pub use plan::{Plan, Timing};
+pub use results::{Cell, Results};
+
+use std::time::Duration;
+
+/// What a finished scan hands to the report layer.
+#[derive(Debug)]
+pub struct Outcome {
+    pub results: Results,
+    pub srtt: Option<Duration>,
+    pub rttvar: Option<Duration>,
+    pub timeout: Duration,
+    pub sent: u64,
+    pub retransmitted: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{what}: {source}")]
+    Setup {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the scan has {0} probes; at most 2^40 are supported in one run")]
+    TooLarge(u128),
+}

@@ -1,0 +1,310 @@
+//! The raw-packet driver: SYN scan (and, later, the other raw techniques).
+//!
+//! Two threads share only the immutable [`Plan`] and a stop flag:
+//! - this (control/transmit) thread owns the [`Tracker`], the [`Results`] and
+//!   the sender; it stamps probes from a template into a preallocated batch
+//!   and hands each batch to one `sendmmsg`;
+//! - the receive thread reads the AF_PACKET ring, validates each reply
+//!   against the keyed cookies, classifies it and passes `(probe, verdict)`
+//!   pairs back in batches over a channel.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use vigie_netio::rx::{Receiver, RxConfig};
+use vigie_netio::tx::{RawSender, TxBatch};
+use vigie_scan::classify::{classify, Response};
+use vigie_scan::targets::IpRange;
+use vigie_scan::tracker::{Event, Tracker};
+use vigie_scan::{PortState, Reason};
+use vigie_wire::ip_proto;
+use vigie_wire::summary::{summarize, Body};
+use vigie_wire::tcp::TcpFlags;
+use vigie_wire::template::TcpTemplate;
+
+use crate::pace::Pacer;
+use crate::plan::Plan;
+use crate::results::{Cell, Results};
+use crate::{EngineError, Outcome};
+
+/// Probes per `sendmmsg`.
+const BATCH: usize = 64;
+/// What nmap's SYN probes carry: a small window and an MSS option.
+const PROBE_WINDOW: u16 = 1024;
+const PROBE_MSS: u16 = 1460;
+const PROBE_TTL: u8 = 64;
+/// How long the receive thread blocks in one poll.
+const RX_POLL: Duration = Duration::from_millis(5);
+/// After the last verdict, how long to keep reading replies already in
+/// flight before the receive thread stops.
+const DRAIN: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    value: u64,
+    cell: Cell,
+}
+
+/// The probe templates, one per address family present in the plan.
+struct Templates {
+    v4: Option<(TcpTemplate, IpAddr)>,
+    v6: Option<(TcpTemplate, IpAddr)>,
+}
+
+impl Templates {
+    fn for_plan(plan: &Plan, flags: TcpFlags) -> Result<Templates, EngineError> {
+        let first = |v6: bool| {
+            plan.targets.ranges().iter().find_map(|r| match (r, v6) {
+                (IpRange::V4 { start, .. }, false) => {
+                    Some(IpAddr::from(std::net::Ipv4Addr::from(*start)))
+                }
+                (IpRange::V6 { start, .. }, true) => {
+                    Some(IpAddr::from(std::net::Ipv6Addr::from(*start)))
+                }
+                _ => None,
+            })
+        };
+        let make = |dst: Option<IpAddr>| -> Result<Option<(TcpTemplate, IpAddr)>, EngineError> {
+            let Some(dst) = dst else { return Ok(None) };
+            let src = vigie_netio::route::source_for(dst).map_err(|source| EngineError::Setup {
+                what: "no route to the targets",
+                source,
+            })?;
+            Ok(Some((
+                TcpTemplate::new(src, flags, PROBE_WINDOW, Some(PROBE_MSS), PROBE_TTL),
+                src,
+            )))
+        };
+        Ok(Templates {
+            v4: make(first(false))?,
+            v6: make(first(true))?,
+        })
+    }
+
+    fn get(&self, dst: IpAddr) -> Option<(&TcpTemplate, IpAddr)> {
+        let (t, src) = if dst.is_ipv4() {
+            self.v4.as_ref()
+        } else {
+            self.v6.as_ref()
+        }?;
+        Some((t, *src))
+    }
+}
+
+/// Validate and classify one received packet (L3 bytes).
+fn decode(plan: &Plan, packet: &[u8]) -> Option<Verdict> {
+    let s = summarize(packet)?;
+    let (value, response) = match s.body {
+        Body::Tcp {
+            sport,
+            dport,
+            ack,
+            flags,
+            window,
+            ..
+        } => {
+            if !plan.keys.check_tcp_reply(s.dst, s.src, sport, dport, ack) {
+                return None;
+            }
+            (
+                plan.value_of(s.src, sport)?,
+                Response::Tcp { flags, window },
+            )
+        }
+        Body::IcmpError {
+            v6,
+            icmp_type,
+            code,
+            quoted,
+        } => {
+            if quoted.protocol != ip_proto::TCP || !plan.keys.check_quoted_tcp(&quoted) {
+                return None;
+            }
+            let unreach = if v6 { icmp_type == 1 } else { icmp_type == 3 };
+            let response = if unreach {
+                Response::IcmpUnreach { v6, code }
+            } else {
+                Response::IcmpOther {
+                    v6,
+                    icmp_type,
+                    code,
+                }
+            };
+            (plan.value_of(quoted.dst, quoted.dport)?, response)
+        }
+        _ => return None,
+    };
+    let (state, reason) = classify(plan.technique, &response)?;
+    Some(Verdict {
+        value,
+        cell: Cell::new(state, reason, s.ttl),
+    })
+}
+
+fn receive_loop(
+    plan: Arc<Plan>,
+    mut rx: Receiver,
+    out: mpsc::Sender<Vec<Verdict>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut batch = Vec::with_capacity(1024);
+    let mut stopping_at: Option<Instant> = None;
+    loop {
+        let res = rx.poll(RX_POLL, |pkt| {
+            if let Some(v) = decode(&plan, pkt) {
+                batch.push(v);
+            }
+        });
+        if !batch.is_empty()
+            && out
+                .send(std::mem::replace(&mut batch, Vec::with_capacity(1024)))
+                .is_err()
+        {
+            return;
+        }
+        if res.is_err() {
+            return;
+        }
+        if stop.load(Ordering::Acquire) {
+            let t = *stopping_at.get_or_insert_with(Instant::now);
+            if t.elapsed() >= DRAIN {
+                return;
+            }
+        }
+    }
+}
+
+/// Run a raw-packet TCP scan (SYN) to completion.
+pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
+    let plan = Arc::new(plan.clone());
+    let templates = Templates::for_plan(&plan, TcpFlags::SYN)?;
+    let receiver = Receiver::new(&RxConfig::default()).map_err(|source| EngineError::Setup {
+        what: "cannot open the packet receive ring (AF_PACKET)",
+        source,
+    })?;
+    let mut sender = RawSender::new().map_err(|source| EngineError::Setup {
+        what: "cannot open a raw socket",
+        source,
+    })?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (verdict_tx, verdicts) = mpsc::channel();
+    let rx_thread = {
+        let (plan, stop) = (Arc::clone(&plan), Arc::clone(&stop));
+        thread::Builder::new()
+            .name("vigie-rx".into())
+            .spawn(move || receive_loop(plan, receiver, verdict_tx, stop))?
+    };
+
+    let result = control_loop(&plan, &templates, &mut sender, &verdicts);
+    stop.store(true, Ordering::Release);
+    let rx_ok = rx_thread.join().is_ok();
+    let (mut results, mut tracker) = result?;
+    if !rx_ok {
+        return Err(EngineError::Io(std::io::Error::other(
+            "the receive thread panicked",
+        )));
+    }
+    // Late replies that arrived while the receiver drained still count.
+    let now = Instant::now();
+    for batch in verdicts.try_iter() {
+        for v in batch {
+            results.record_reply(v.value, v.cell);
+            tracker.handle_reply(now, v.value);
+        }
+    }
+    let st = tracker.stats();
+    Ok(Outcome {
+        results,
+        srtt: st.srtt,
+        rttvar: st.rttvar,
+        timeout: st.timeout,
+        sent: st.sent,
+        retransmitted: st.retransmitted,
+    })
+}
+
+fn control_loop(
+    plan: &Plan,
+    templates: &Templates,
+    sender: &mut RawSender,
+    verdicts: &mpsc::Receiver<Vec<Verdict>>,
+) -> Result<(Results, Tracker), EngineError> {
+    let total = plan.total();
+    let silence = Cell::new(PortState::Filtered, Reason::NoResponse, 0);
+    let mut results = Results::new(total, plan.nports());
+    let mut tracker = Tracker::new(plan.permutation(), 0..total, plan.timing.tracker_config());
+    let mut pacer = Pacer::new(plan.timing.max_rate, BATCH, Instant::now());
+    let mut batch = TxBatch::new(BATCH);
+    let mut ident = plan.seed as u16;
+
+    let apply = |results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>| {
+        for v in b {
+            results.record_reply(v.value, v.cell);
+            tracker.handle_reply(now, v.value);
+        }
+    };
+
+    loop {
+        let now = Instant::now();
+        for b in verdicts.try_iter() {
+            apply(&mut results, &mut tracker, now, b);
+        }
+        if tracker.poll_timeout().is_some_and(|t| t <= now) {
+            tracker.handle_timeout(now);
+        }
+        while let Some(Event::NoResponse { value }) = tracker.poll_event() {
+            results.record_silence(value, silence);
+        }
+        if tracker.is_done() {
+            return Ok((results, tracker));
+        }
+
+        let allowed = pacer.allowance(now);
+        while batch.len() < allowed {
+            let Some(t) = tracker.poll_transmit(now) else {
+                break;
+            };
+            let Some((dst, port)) = plan.probe(t.value) else {
+                continue;
+            };
+            let Some((template, src)) = templates.get(dst) else {
+                continue;
+            };
+            let seq = plan.keys.tcp_seq(src, dst, port);
+            let sport = plan.keys.src_port(dst, port);
+            batch.push_with(dst, |buf| {
+                template.stamp(buf, dst, sport, port, seq, 0, ident)
+            });
+            ident = ident.wrapping_add(1);
+        }
+        if !batch.is_empty() {
+            pacer.spend(batch.len());
+            sender.send(&batch)?;
+            batch.clear();
+            continue;
+        }
+
+        // Nothing to send now: wait for replies, the next timeout or a token.
+        let mut wait = Duration::from_millis(50);
+        if let Some(t) = tracker.poll_timeout() {
+            wait = wait.min(t.saturating_duration_since(now));
+        }
+        if allowed == 0 {
+            wait = wait.min(pacer.wait());
+        }
+        match verdicts.recv_timeout(wait) {
+            Ok(b) => apply(&mut results, &mut tracker, Instant::now(), b),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(EngineError::Io(std::io::Error::other(
+                    "the receive thread stopped",
+                )));
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! vigie's result model and its writers.
+//!
+//! One model ([`RunInfo`], [`HostReport`], [`RunStats`]), one [`Sink`] trait
+//! (`begin`, `host`, `finish`) and writers that reproduce nmap's formats:
+//! [`NormalWriter`] (nmap's screen output and `-oN`), [`XmlWriter`] (`-oX`,
+//! nmap's DTD, readable by `ndiff`), [`GrepWriter`] (`-oG`), plus our own
+//! [`JsonLinesWriter`] (`-oJ`). [`Tee`] feeds several sinks at once.
+//!
+//! Which ports a writer lists and which it summarises ("Not shown: …",
+//! `<extraports>`) is decided once, by [`fold`], with nmap's rules.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use vigie_scan::ports::PortList;
+use vigie_scan::{PortState, Proto, Reason, Technique};
+
+mod fold;
+mod grep;
+mod json;
+mod normal;
+mod timefmt;
+mod xml;
+
+pub use fold::{fold, Folded, HiddenState};
+pub use grep::GrepWriter;
+pub use json::JsonLinesWriter;
+pub use normal::NormalWriter;
+pub use xml::XmlWriter;
+
+/// vigie's version, printed where nmap prints its own.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The program name printed where nmap prints "Nmap".
+pub const NAME: &str = "vigie";
+
+/// One scan pass: a technique over a protocol's port list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanInfo {
+    pub technique: Technique,
+    pub proto: Proto,
+    pub ports: PortList,
+}
+
+/// What is known when the run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The command line, as the user typed it (already joined/quoted).
+    pub args: String,
+    pub start: SystemTime,
+    pub scans: Vec<ScanInfo>,
+    pub verbose: u8,
+}
+
+/// Whether a host is up, and why we think so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostStatus {
+    pub up: bool,
+    pub reason: Reason,
+    /// TTL of the reply that told us; 0 when there was none.
+    pub ttl: u8,
+}
+
+/// One scanned port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortResult {
+    pub proto: Proto,
+    pub port: u16,
+    pub state: PortState,
+    pub reason: Reason,
+    /// TTL of the reply; 0 when there was none (no-response, connect scan).
+    pub ttl: u8,
+    /// Service name from the table; `None` prints as nmap does for unknown ports.
+    pub service: Option<String>,
+}
+
+/// Everything known about one host once its scan is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostReport {
+    pub addr: IpAddr,
+    pub hostname: Option<String>,
+    pub status: HostStatus,
+    pub latency: Option<Duration>,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    /// EVERY scanned port, sorted by (proto, port).
+    pub ports: Vec<PortResult>,
+    pub srtt: Option<Duration>,
+    pub rttvar: Option<Duration>,
+    pub timeout: Option<Duration>,
+}
+
+/// Totals for the end of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunStats {
+    pub end: SystemTime,
+    pub elapsed: Duration,
+    pub hosts_up: u64,
+    pub hosts_down: u64,
+    pub hosts_total: u64,
+}
+
+/// Output switches that change what nmap prints (`--reason`, `--open`, `-v`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub reason: bool,
+    pub open_only: bool,
+    pub verbose: u8,
+}
+
+impl Options {
+    /// nmap turns `--reason` on by itself from `-vv`.
+    pub(crate) fn show_reason(&self) -> bool {
+        self.reason || self.verbose >= 2
+    }
+}
+
+/// A consumer of scan results. Writers stream: each call writes what it can.
+pub trait Sink {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()>;
+    fn host(&mut self, host: &HostReport) -> io::Result<()>;
+    fn finish(&mut self, run: &RunInfo, stats: &RunStats) -> io::Result<()>;
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        (**self).begin(run)
+    }
+    fn host(&mut self, host: &HostReport) -> io::Result<()> {
+        (**self).host(host)
+    }
+    fn finish(&mut self, run: &RunInfo, stats: &RunStats) -> io::Result<()> {
+        (**self).finish(run, stats)
+    }
+}
+
+/// Several sinks fed the same results, in order. Every sink gets every call,
+/// even if an earlier one failed; the first error is returned.
+pub struct Tee {
+    sinks: Vec<Box<dyn Sink + Send>>,
+}
+
+impl Tee {
+    pub fn new(sinks: Vec<Box<dyn Sink + Send>>) -> Tee {
+        Tee { sinks }
+    }
+
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>) -> io::Result<()> {
+        let mut first_err = None;
+        for s in &mut self.sinks {
+            if let Err(e) = f(s.as_mut()) {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Sink for Tee {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        self.each(|s| s.begin(run))
+    }
+    fn host(&mut self, host: &HostReport) -> io::Result<()> {
+        self.each(|s| s.host(host))
+    }
+    fn finish(&mut self, run: &RunInfo, stats: &RunStats) -> io::Result<()> {
+        self.each(|s| s.finish(run, stats))
+    }
+}
+
+// ---- helpers shared by the writers ----
+
+/// Whether a host is printed at all. Down hosts only with `-v` (and never
+/// with `--open`); with `--open`, up hosts only when some port is open,
+/// open|filtered or unfiltered (nmap's rule, checked against nmap 7.93).
+pub(crate) fn host_visible(host: &HostReport, opts: &Options) -> bool {
+    if !host.status.up {
+        return opts.verbose >= 1 && !opts.open_only;
+    }
+    if opts.open_only && !host.ports.is_empty() {
+        return host.ports.iter().any(|p| {
+            matches!(
+                p.state,
+                PortState::Open | PortState::OpenFiltered | PortState::Unfiltered
+            )
+        });
+    }
+    true
+}
+
+/// "ADDR" or "NAME (ADDR)", as nmap names a host in its reports.
+pub(crate) fn name_ip(host: &HostReport) -> String {
+    match &host.hostname {
+        Some(n) if !n.is_empty() => format!("{n} ({})", host.addr),
+        _ => host.addr.to_string(),
+    }
+}
+
+/// "syn-ack ttl 64", or just "no-response" when no reply carried a TTL.
+pub(crate) fn reason_ttl(reason: Reason, ttl: u8) -> String {
+    if ttl == 0 {
+        reason.as_str().to_string()
+    } else {
+        format!("{} ttl {ttl}", reason.as_str())
+    }
+}
+
+/// "1 IP address (1 host up) scanned in 0.08 seconds".
+pub(crate) fn done_summary(stats: &RunStats) -> String {
+    format!(
+        "{} IP address{} ({} host{} up) scanned in {:.2} seconds",
+        stats.hosts_total,
+        if stats.hosts_total == 1 { "" } else { "es" },
+        stats.hosts_up,
+        if stats.hosts_up == 1 { "" } else { "s" },
+        stats.elapsed.as_secs_f64()
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    struct Failing;
+    impl Sink for Failing {
+        fn begin(&mut self, _: &RunInfo) -> io::Result<()> {
+            Err(io::Error::other("boom"))
+        }
+        fn host(&mut self, _: &HostReport) -> io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &RunInfo, _: &RunStats) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn tee_feeds_every_sink_and_reports_first_error() {
+        let a = Shared::default();
+        let b = Shared::default();
+        let mut tee = Tee::new(vec![
+            Box::new(GrepWriter::new(a.clone(), Options::default())),
+            Box::new(Failing),
+            Box::new(JsonLinesWriter::new(b.clone(), Options::default())),
+        ]);
+        let run = run_info(0);
+        let err = tee.begin(&run).unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+        tee.host(&host_small()).unwrap();
+        tee.finish(&run, &stats()).unwrap();
+        assert_eq!(a.text().lines().count(), 4);
+        assert_eq!(b.text().lines().count(), 3);
+        assert!(a.text().starts_with("# vigie 0.1.0 scan initiated "));
+    }
+
+    #[test]
+    fn summary_plurals() {
+        let mut s = stats();
+        assert_eq!(
+            done_summary(&s),
+            "1 IP address (1 host up) scanned in 0.08 seconds"
+        );
+        s.hosts_total = 256;
+        s.hosts_up = 0;
+        assert_eq!(
+            done_summary(&s),
+            "256 IP addresses (0 hosts up) scanned in 0.08 seconds"
+        );
+        s.hosts_total = 0;
+        s.hosts_up = 2;
+        assert_eq!(
+            done_summary(&s),
+            "0 IP addresses (2 hosts up) scanned in 0.08 seconds"
+        );
+    }
+
+    #[test]
+    fn visibility_rules() {
+        let mut h = host_small();
+        let o = Options::default();
+        assert!(host_visible(&h, &o));
+        let open = Options {
+            open_only: true,
+            ..o
+        };
+        assert!(host_visible(&h, &open));
+        for p in &mut h.ports {
+            if p.state == PortState::Open {
+                p.state = PortState::Closed;
+            }
+        }
+        assert!(!host_visible(&h, &open));
+        h.ports[0].state = PortState::OpenFiltered;
+        assert!(host_visible(&h, &open));
+        let down = host_down();
+        assert!(!host_visible(&down, &o));
+        assert!(host_visible(&down, &Options { verbose: 1, ..o }));
+        assert!(!host_visible(
+            &down,
+            &Options {
+                verbose: 1,
+                open_only: true,
+                ..o
+            }
+        ));
+    }
+}

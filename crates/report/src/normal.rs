@@ -1,0 +1,480 @@
+//! nmap's "normal" output: what it prints on the terminal, and `-oN`.
+
+use std::io::{self, Write};
+
+use crate::timefmt::{ctime, minute_stamp, second_stamp, two_sig_digits, unix_secs};
+use crate::{
+    done_summary, fold, host_visible, name_ip, reason_ttl, HostReport, Options, RunInfo, RunStats,
+    Sink, NAME, VERSION,
+};
+
+/// Project home page, printed in the "Starting" line when the package sets one.
+const HOMEPAGE: &str = env!("CARGO_PKG_HOMEPAGE");
+
+/// The human-readable report. [`NormalWriter::new`] writes the terminal
+/// flavour ("Starting vigie … at …" / "vigie done: …"),
+/// [`NormalWriter::new_file`] the `-oN` flavour ("# vigie … scan initiated
+/// … as: …" / "# vigie done at … -- …"). The host blocks are identical.
+pub struct NormalWriter<W: Write> {
+    w: W,
+    opts: Options,
+    file: bool,
+}
+
+impl<W: Write> NormalWriter<W> {
+    /// Terminal flavour.
+    pub fn new(w: W, opts: Options) -> Self {
+        NormalWriter {
+            w,
+            opts,
+            file: false,
+        }
+    }
+
+    /// `-oN` file flavour.
+    pub fn new_file(w: W, opts: Options) -> Self {
+        NormalWriter {
+            w,
+            opts,
+            file: true,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+impl<W: Write> Sink for NormalWriter<W> {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        if self.file {
+            writeln!(
+                self.w,
+                "# {NAME} {VERSION} scan initiated {} as: {}",
+                ctime(run.start),
+                run.args
+            )?;
+        } else if HOMEPAGE.is_empty() {
+            writeln!(
+                self.w,
+                "Starting {NAME} {VERSION} at {}",
+                minute_stamp(run.start)
+            )?;
+        } else {
+            writeln!(
+                self.w,
+                "Starting {NAME} {VERSION} ( {HOMEPAGE} ) at {}",
+                minute_stamp(run.start)
+            )?;
+        }
+        self.w.flush()
+    }
+
+    fn host(&mut self, host: &HostReport) -> io::Result<()> {
+        if !host_visible(host, &self.opts) {
+            return Ok(());
+        }
+        let mut out = String::new();
+        write_host(&mut out, host, &self.opts);
+        self.w.write_all(out.as_bytes())?;
+        self.w.flush()
+    }
+
+    fn finish(&mut self, _run: &RunInfo, stats: &RunStats) -> io::Result<()> {
+        if self.file {
+            writeln!(
+                self.w,
+                "# {NAME} done at {} -- {}",
+                ctime(stats.end),
+                done_summary(stats)
+            )?;
+        } else {
+            writeln!(self.w, "{NAME} done: {}", done_summary(stats))?;
+        }
+        self.w.flush()
+    }
+}
+
+fn write_host(out: &mut String, host: &HostReport, opts: &Options) {
+    use std::fmt::Write as _;
+    let who = name_ip(host);
+    let reason = opts.show_reason();
+    if !host.status.up {
+        let _ = write!(out, "{NAME} scan report for {who} [host down");
+        if reason {
+            let _ = write!(
+                out,
+                ", received {}",
+                reason_ttl(host.status.reason, host.status.ttl)
+            );
+        }
+        out.push_str("]\n");
+        return;
+    }
+
+    let _ = writeln!(out, "{NAME} scan report for {who}");
+    out.push_str("Host is up");
+    if reason {
+        let _ = write!(
+            out,
+            ", received {}",
+            reason_ttl(host.status.reason, host.status.ttl)
+        );
+    }
+    if let Some(l) = host.latency {
+        let _ = write!(out, " ({}s latency)", two_sig_digits(l));
+    }
+    out.push_str(".\n");
+    if opts.verbose >= 2 {
+        let secs = (unix_secs(host.end) - unix_secs(host.start)).max(0);
+        let _ = writeln!(out, "Scanned at {} for {secs}s", second_stamp(host.start));
+    }
+    if host.ports.is_empty() {
+        // host discovery only: nothing more, not even a blank line
+        return;
+    }
+
+    let f = fold(host, opts);
+    if f.shown.is_empty() {
+        let _ = writeln!(
+            out,
+            "All {} scanned ports on {who} are in ignored states.",
+            host.ports.len()
+        );
+    }
+    if f.hidden.is_empty() {
+        out.push('\n');
+    } else {
+        out.push_str("Not shown: ");
+        let mut first = true;
+        for h in &f.hidden {
+            for (r, n, _) in &h.reasons {
+                if !first {
+                    out.push_str(", ");
+                }
+                first = false;
+                // nmap 7.93 says "ports" even for one.
+                let _ = write!(
+                    out,
+                    "{n} {} {} ports ({})",
+                    h.state.as_str(),
+                    h.proto.as_str(),
+                    r.as_str()
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    if !f.shown.is_empty() {
+        let rows: Vec<[String; 4]> = f
+            .shown
+            .iter()
+            .map(|p| {
+                [
+                    format!("{}/{}", p.port, p.proto.as_str()),
+                    p.state.as_str().to_string(),
+                    p.service.clone().unwrap_or_else(|| "unknown".to_string()),
+                    reason_ttl(p.reason, p.ttl),
+                ]
+            })
+            .collect();
+        let header = ["PORT", "STATE", "SERVICE", "REASON"];
+        let ncols = if reason { 4 } else { 3 };
+        let mut width = [0usize; 4];
+        for (i, w) in width.iter_mut().enumerate() {
+            *w = rows
+                .iter()
+                .map(|r| r[i].len())
+                .chain(std::iter::once(header[i].len()))
+                .max()
+                .unwrap_or(0);
+        }
+        let mut line = |cells: [&str; 4]| {
+            let mut s = String::new();
+            for i in 0..ncols {
+                if i + 1 == ncols {
+                    s.push_str(cells[i]);
+                } else {
+                    let _ = write!(s, "{:<w$} ", cells[i], w = width[i]);
+                }
+            }
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(header);
+        for r in &rows {
+            line([&r[0], &r[1], &r[2], &r[3]]);
+        }
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use crate::PortResult;
+    use std::net::{IpAddr, Ipv6Addr};
+    use std::time::Duration;
+    use vigie_scan::{PortState, Proto, Reason};
+
+    fn render(file: bool, opts: Options, hosts: &[HostReport], stats: &RunStats) -> String {
+        let mut w = if file {
+            NormalWriter::new_file(Vec::new(), opts)
+        } else {
+            NormalWriter::new(Vec::new(), opts)
+        };
+        let run = run_info(opts.verbose);
+        w.begin(&run).unwrap();
+        for h in hosts {
+            w.host(h).unwrap();
+        }
+        w.finish(&run, stats).unwrap();
+        String::from_utf8(w.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn file_flavour_matches_nmap_layout() {
+        // nmap 7.93's a.nmap for the same ports, with vigie's name.
+        let got = render(true, Options::default(), &[host_small()], &stats());
+        let want = "\
+# vigie 0.1.0 scan initiated Sat Nov 21 04:58:06 2026 as: vigie -sS -Pn -n -p 1-1000 127.0.0.1
+vigie scan report for 127.0.0.1
+Host is up (0.0000020s latency).
+Not shown: 996 closed tcp ports (reset)
+PORT    STATE SERVICE
+22/tcp  open  ssh
+80/tcp  open  http
+111/tcp open  rpcbind
+443/tcp open  https
+
+# vigie done at Sat Nov 21 04:58:06 2026 -- 1 IP address (1 host up) scanned in 0.08 seconds
+";
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn screen_flavour() {
+        let got = render(false, Options::default(), &[host_small()], &stats());
+        assert!(got.starts_with(
+            "Starting vigie 0.1.0 at 2026-11-21 04:58 UTC\nvigie scan report for 127.0.0.1\n"
+        ));
+        assert!(got.ends_with(
+            "443/tcp open  https\n\nvigie done: 1 IP address (1 host up) scanned in 0.08 seconds\n"
+        ));
+    }
+
+    #[test]
+    fn reason_column_and_mixed_protocols() {
+        // nmap 7.93: -sS -sU --reason -p T:22,23,U:53,54 127.0.0.1
+        let mut h = host_small();
+        h.hostname = Some("localhost".into());
+        h.status.reason = Reason::Localhost;
+        h.latency = Some(Duration::from_micros(47));
+        h.ports = vec![
+            PortResult {
+                service: Some("ssh".into()),
+                ..port(Proto::Tcp, 22, PortState::Open, Reason::SynAck, 64)
+            },
+            PortResult {
+                service: Some("telnet".into()),
+                ..port(Proto::Tcp, 23, PortState::Closed, Reason::Reset, 64)
+            },
+            PortResult {
+                service: Some("domain".into()),
+                ..port(
+                    Proto::Udp,
+                    53,
+                    PortState::OpenFiltered,
+                    Reason::NoResponse,
+                    0,
+                )
+            },
+            PortResult {
+                service: Some("xns-ch".into()),
+                ..port(Proto::Udp, 54, PortState::Closed, Reason::PortUnreach, 64)
+            },
+        ];
+        let mut out = String::new();
+        let opts = Options {
+            reason: true,
+            ..Options::default()
+        };
+        write_host(&mut out, &h, &opts);
+        let want = "\
+vigie scan report for localhost (127.0.0.1)
+Host is up, received localhost-response (0.000047s latency).
+
+PORT   STATE         SERVICE REASON
+22/tcp open          ssh     syn-ack ttl 64
+23/tcp closed        telnet  reset ttl 64
+53/udp open|filtered domain  no-response
+54/udp closed        xns-ch  port-unreach ttl 64
+
+";
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn several_hidden_states_and_unknown_service() {
+        // nmap 7.93 -p 1-1000,3306,8080 with DROP/REJECT rules (b.nmap)
+        let mut h = host_small();
+        let mut ports = Vec::new();
+        for p in h.ports.iter().cloned() {
+            let q = p.port;
+            let p = if (100..=160).contains(&q) {
+                port(Proto::Tcp, q, PortState::Filtered, Reason::NoResponse, 0)
+            } else if (200..=203).contains(&q) {
+                port(
+                    Proto::Tcp,
+                    q,
+                    PortState::Filtered,
+                    Reason::AdminProhibited,
+                    64,
+                )
+            } else if (300..=330).contains(&q) {
+                port(Proto::Tcp, q, PortState::Filtered, Reason::PortUnreach, 64)
+            } else {
+                p
+            };
+            ports.push(p);
+        }
+        ports.push(port(
+            Proto::Tcp,
+            3306,
+            PortState::Filtered,
+            Reason::NoResponse,
+            0,
+        ));
+        ports.push(port(
+            Proto::Tcp,
+            8080,
+            PortState::Filtered,
+            Reason::NoResponse,
+            0,
+        ));
+        ports.push(port(Proto::Tcp, 9999, PortState::Open, Reason::SynAck, 64));
+        h.ports = ports;
+        let mut out = String::new();
+        write_host(&mut out, &h, &Options::default());
+        let want = "\
+vigie scan report for 127.0.0.1
+Host is up (0.0000020s latency).
+Not shown: 901 closed tcp ports (reset), 63 filtered tcp ports (no-response), 31 filtered tcp ports (port-unreach), 4 filtered tcp ports (admin-prohibited)
+PORT     STATE SERVICE
+22/tcp   open  ssh
+80/tcp   open  http
+443/tcp  open  https
+9999/tcp open  unknown
+
+";
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn all_ignored_and_no_latency() {
+        // nmap 7.93 -p 100-160, all dropped
+        let mut h = host_small();
+        h.latency = None;
+        h.ports = tcp_range(100, 160, PortState::Filtered, Reason::NoResponse);
+        let mut out = String::new();
+        write_host(&mut out, &h, &Options::default());
+        assert_eq!(
+            out,
+            "vigie scan report for 127.0.0.1\nHost is up.\n\
+             All 61 scanned ports on 127.0.0.1 are in ignored states.\n\
+             Not shown: 61 filtered tcp ports (no-response)\n\n"
+        );
+    }
+
+    #[test]
+    fn verbose_two_scanned_at_and_implied_reason() {
+        let mut h = host_small();
+        h.addr = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        h.end = at(T0 + 3);
+        h.ports = tcp_range(20, 21, PortState::Closed, Reason::Reset);
+        h.ports[1].service = Some("ftp".into());
+        let mut out = String::new();
+        let opts = Options {
+            verbose: 2,
+            ..Options::default()
+        };
+        write_host(&mut out, &h, &opts);
+        let want = "\
+vigie scan report for ::1
+Host is up, received user-set (0.0000020s latency).
+Scanned at 2026-11-21 04:58:06 UTC for 3s
+
+PORT   STATE  SERVICE REASON
+20/tcp closed unknown reset ttl 64
+21/tcp closed ftp     reset ttl 64
+
+";
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn down_hosts_only_when_verbose() {
+        let st = RunStats {
+            hosts_up: 0,
+            hosts_down: 1,
+            ..stats()
+        };
+        let quiet = render(true, Options::default(), &[host_down()], &st);
+        assert_eq!(quiet.lines().count(), 2);
+        assert!(quiet.ends_with("-- 1 IP address (0 hosts up) scanned in 0.08 seconds\n"));
+        let v = Options {
+            verbose: 1,
+            ..Options::default()
+        };
+        let loud = render(true, v, &[host_down()], &st);
+        assert_eq!(
+            loud.lines().nth(1),
+            Some("vigie scan report for 198.18.0.2 [host down]")
+        );
+        let mut out = String::new();
+        let vr = Options {
+            verbose: 1,
+            reason: true,
+            ..Options::default()
+        };
+        write_host(&mut out, &host_down(), &vr);
+        assert_eq!(
+            out,
+            "vigie scan report for 198.18.0.2 [host down, received no-response]\n"
+        );
+    }
+
+    #[test]
+    fn open_only_hides_hosts_without_open_ports() {
+        let mut h = host_small();
+        let opts = Options {
+            open_only: true,
+            ..Options::default()
+        };
+        let mut out = String::new();
+        h.ports.truncate(30); // 1-30: 22 open, 29 closed
+        write_host(&mut out, &h, &opts);
+        assert_eq!(
+            out,
+            "vigie scan report for 127.0.0.1\nHost is up (0.0000020s latency).\n\
+             Not shown: 29 closed tcp ports (reset)\nPORT   STATE SERVICE\n22/tcp open  ssh\n\n"
+        );
+        h.ports[21].state = PortState::Closed;
+        let text = render(true, opts, &[h], &stats());
+        assert_eq!(text.lines().count(), 2);
+    }
+
+    #[test]
+    fn ping_only_host_has_no_table() {
+        let mut h = host_small();
+        h.ports.clear();
+        let mut out = String::new();
+        write_host(&mut out, &h, &Options::default());
+        assert_eq!(
+            out,
+            "vigie scan report for 127.0.0.1\nHost is up (0.0000020s latency).\n"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Small literal results shared by the writers' tests. `host_small` mirrors
+//! a real nmap 7.93 run (`-sS -Pn -n -p 1-1000 127.0.0.1`, listeners on 22,
+//! 80, 111 and 443) so the expected strings can be checked against nmap's.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use vigie_scan::ports::PortList;
+use vigie_scan::{PortState, Proto, Reason, Technique};
+
+use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo};
+
+pub const T0: u64 = 1_795_237_086; // Sat Nov 21 04:58:06 2026 UTC
+
+pub fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+pub fn run_info(verbose: u8) -> RunInfo {
+    RunInfo {
+        args: "vigie -sS -Pn -n -p 1-1000 127.0.0.1".to_string(),
+        start: at(T0),
+        scans: vec![ScanInfo {
+            technique: Technique::Syn,
+            proto: Proto::Tcp,
+            ports: PortList::from_ranges([(1, 1000)]),
+        }],
+        verbose,
+    }
+}
+
+pub fn port(proto: Proto, port: u16, state: PortState, reason: Reason, ttl: u8) -> PortResult {
+    PortResult {
+        proto,
+        port,
+        state,
+        reason,
+        ttl,
+        service: None,
+    }
+}
+
+pub fn tcp_range(a: u16, b: u16, state: PortState, reason: Reason) -> Vec<PortResult> {
+    let ttl = if reason == Reason::NoResponse { 0 } else { 64 };
+    (a..=b)
+        .map(|p| port(Proto::Tcp, p, state, reason, ttl))
+        .collect()
+}
+
+pub fn udp_range(a: u16, b: u16, state: PortState, reason: Reason) -> Vec<PortResult> {
+    let ttl = if reason == Reason::NoResponse { 0 } else { 64 };
+    (a..=b)
+        .map(|p| port(Proto::Udp, p, state, reason, ttl))
+        .collect()
+}
+
+pub fn host_small() -> HostReport {
+    let mut ports = tcp_range(1, 1000, PortState::Closed, Reason::Reset);
+    for (p, name) in [(22, "ssh"), (80, "http"), (111, "rpcbind"), (443, "https")] {
+        let r = &mut ports[p - 1];
+        r.state = PortState::Open;
+        r.reason = Reason::SynAck;
+        r.service = Some(name.to_string());
+    }
+    HostReport {
+        addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        hostname: None,
+        status: HostStatus {
+            up: true,
+            reason: Reason::UserSet,
+            ttl: 0,
+        },
+        latency: Some(Duration::from_micros(2)),
+        start: at(T0),
+        end: at(T0),
+        ports,
+        srtt: Some(Duration::from_micros(2)),
+        rttvar: Some(Duration::from_micros(1)),
+        timeout: Some(Duration::from_millis(100)),
+    }
+}
+
+pub fn host_down() -> HostReport {
+    HostReport {
+        addr: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)),
+        hostname: None,
+        status: HostStatus {
+            up: false,
+            reason: Reason::NoResponse,
+            ttl: 0,
+        },
+        latency: None,
+        start: at(T0),
+        end: at(T0 + 1),
+        ports: Vec::new(),
+        srtt: None,
+        rttvar: None,
+        timeout: None,
+    }
+}
+
+pub fn stats() -> RunStats {
+    RunStats {
+        end: at(T0),
+        elapsed: Duration::from_millis(80),
+        hosts_up: 1,
+        hosts_down: 0,
+        hosts_total: 1,
+    }
+}

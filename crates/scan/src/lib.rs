@@ -1,0 +1,18 @@
+//! Sans-IO scan logic for vigie.
+//!
+//! Nothing here opens a socket or reads a clock: time is passed in as
+//! [`std::time::Instant`] values, packets as byte slices or parsed summaries.
+//! That keeps every decision testable with a simulated network.
+#![forbid(unsafe_code)]
+
+pub mod classify;
+pub mod cookie;
+pub mod model;
+pub mod perm;
+pub mod ports;
+pub mod rtt;
+pub mod services;
+pub mod targets;
+pub mod tracker;
+
+pub use model::{PortState, Proto, Reason, Technique};

@@ -1,0 +1,205 @@
+//! The vocabulary shared by every layer: techniques, port states, reasons.
+
+use std::fmt;
+
+/// Transport protocol of a scanned port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// How ports are probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Technique {
+    /// Half-open: SYN, read SYN-ACK / RST / ICMP.
+    Syn,
+    /// Full `connect()` through the kernel; needs no privilege.
+    Connect,
+}
+
+impl Technique {
+    /// nmap's word for the technique, as in `<scaninfo type="…">`.
+    pub fn nmap_name(self) -> &'static str {
+        match self {
+            Technique::Syn => "syn",
+            Technique::Connect => "connect",
+        }
+    }
+
+    /// Human name, as in "SYN Stealth Scan".
+    pub fn title(self) -> &'static str {
+        match self {
+            Technique::Syn => "SYN Stealth Scan",
+            Technique::Connect => "Connect Scan",
+        }
+    }
+}
+
+/// Every state a technique can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortState {
+    Open,
+    Closed,
+    Filtered,
+    Unfiltered,
+    OpenFiltered,
+    ClosedFiltered,
+}
+
+impl PortState {
+    pub const ALL: [PortState; 6] = [
+        PortState::Open,
+        PortState::Closed,
+        PortState::Filtered,
+        PortState::Unfiltered,
+        PortState::OpenFiltered,
+        PortState::ClosedFiltered,
+    ];
+
+    /// nmap's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+            PortState::Unfiltered => "unfiltered",
+            PortState::OpenFiltered => "open|filtered",
+            PortState::ClosedFiltered => "closed|filtered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PortState> {
+        PortState::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Compact code for dense result tables (never 0: 0 means "unknown").
+    pub fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    pub fn from_code(c: u8) -> Option<PortState> {
+        PortState::ALL.get((c as usize).checked_sub(1)?).copied()
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a port (or host) got its state, named as nmap names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    SynAck,
+    Reset,
+    NoResponse,
+    ConnRefused,
+    /// TCP connect() completed.
+    SynAckConnect,
+    PortUnreach,
+    HostUnreach,
+    NetUnreach,
+    ProtoUnreach,
+    AdminProhibited,
+    HostProhibited,
+    NetProhibited,
+    TimeExceeded,
+    UdpResponse,
+    EchoReply,
+    ArpResponse,
+    NdResponse,
+    Localhost,
+    UserSet,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 19] = [
+        Reason::SynAck,
+        Reason::Reset,
+        Reason::NoResponse,
+        Reason::ConnRefused,
+        Reason::SynAckConnect,
+        Reason::PortUnreach,
+        Reason::HostUnreach,
+        Reason::NetUnreach,
+        Reason::ProtoUnreach,
+        Reason::AdminProhibited,
+        Reason::HostProhibited,
+        Reason::NetProhibited,
+        Reason::TimeExceeded,
+        Reason::UdpResponse,
+        Reason::EchoReply,
+        Reason::ArpResponse,
+        Reason::NdResponse,
+        Reason::Localhost,
+        Reason::UserSet,
+    ];
+
+    /// nmap's spelling (`reason="…"` in XML, `--reason` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SynAck | Reason::SynAckConnect => "syn-ack",
+            Reason::Reset => "reset",
+            Reason::NoResponse => "no-response",
+            Reason::ConnRefused => "conn-refused",
+            Reason::PortUnreach => "port-unreach",
+            Reason::HostUnreach => "host-unreach",
+            Reason::NetUnreach => "net-unreach",
+            Reason::ProtoUnreach => "proto-unreach",
+            Reason::AdminProhibited => "admin-prohibited",
+            Reason::HostProhibited => "host-prohibited",
+            Reason::NetProhibited => "net-prohibited",
+            Reason::TimeExceeded => "time-exceeded",
+            Reason::UdpResponse => "udp-response",
+            Reason::EchoReply => "echo-reply",
+            Reason::ArpResponse => "arp-response",
+            Reason::NdResponse => "nd-response",
+            Reason::Localhost => "localhost-response",
+            Reason::UserSet => "user-set",
+        }
+    }
+
+    /// Compact code for dense result tables (never 0).
+    pub fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    pub fn from_code(c: u8) -> Option<Reason> {
+        Reason::ALL.get((c as usize).checked_sub(1)?).copied()
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for s in PortState::ALL {
+            assert_eq!(PortState::from_code(s.code()), Some(s));
+            assert_eq!(PortState::parse(s.as_str()), Some(s));
+        }
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_code(r.code()), Some(r));
+        }
+        assert_eq!(PortState::from_code(0), None);
+        assert_eq!(Reason::from_code(0), None);
+    }
+}

@@ -221,3 +221,39 @@ fn forged_syn_acks_never_open_ipv4() {
 fn forged_syn_acks_never_open_ipv6() {
     forged(true);
 }
+
+/// `--host-timeout` gives up on a host whose scan cannot finish in time: the
+/// host is skipped with a note, never reported with made-up states.
+#[test]
+fn host_timeout_skips_unfinished_hosts() {
+    vigie_lab::require_root().unwrap();
+    let lab = Lab::new(&Layout::standard()).expect("build lab");
+    let target = lab.target_v4().to_string();
+    for flag in ["-sS", "-sT"] {
+        let out = lab
+            .scanner_cmd(VIGIE)
+            .args([
+                flag,
+                "-p-",
+                "-n",
+                "--host-timeout",
+                "5ms",
+                "-oJ",
+                "-",
+                &target,
+            ])
+            .output()
+            .expect("run vigie");
+        check_output("vigie", &out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stdout.contains("\"type\":\"host\""),
+            "{flag}: a timed-out host was reported:\n{stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("skipping host {target}")),
+            "{flag}: no skip note:\n{stderr}"
+        );
+    }
+}

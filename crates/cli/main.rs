@@ -70,9 +70,6 @@ fn run() -> Result<ExitCode, Fail> {
         }
         args::Command::Scan(o) => o,
     };
-    if opts.host_timeout.is_some() {
-        return Err(usage("--host-timeout is not supported yet"));
-    }
 
     let db = load_services(&opts)?;
     let ports = port_list(&opts, &db)?;
@@ -120,7 +117,10 @@ fn run() -> Result<ExitCode, Fail> {
     }
     .map_err(|e| Fail::Runtime(e.to_string()))?;
 
-    let hosts = host_reports(&plan, &outcome, &db, &opts, info.start);
+    let (hosts, timed_out) = host_reports(&plan, &outcome, &db, &opts, info.start);
+    for addr in &timed_out {
+        eprintln!("vigie: skipping host {addr}: --host-timeout reached before its scan finished");
+    }
     let up = hosts.iter().filter(|h| h.status.up).count() as u64;
     for h in &hosts {
         out.write(|s| s.host(h))?;
@@ -130,7 +130,7 @@ fn run() -> Result<ExitCode, Fail> {
         elapsed: started.elapsed(),
         hosts_up: up,
         hosts_down: hosts.len() as u64 - up,
-        hosts_total: hosts.len() as u64,
+        hosts_total: (hosts.len() + timed_out.len()) as u64,
     };
     out.write(|s| s.finish(&info, &stats))?;
     Ok(ExitCode::SUCCESS)
@@ -304,6 +304,7 @@ fn timing(opts: &args::Options) -> Timing {
         t.max_rate = opts.max_rate;
     }
     t.min_rate = opts.min_rate;
+    t.host_timeout = opts.host_timeout;
     t
 }
 
@@ -380,14 +381,20 @@ fn host_reports(
     db: &ServiceDb,
     opts: &args::Options,
     start: SystemTime,
-) -> Vec<HostReport> {
+) -> (Vec<HostReport>, Vec<IpAddr>) {
     let end = SystemTime::now();
     let mut hosts = Vec::new();
+    let mut timed_out = Vec::new();
     for h in 0..outcome.results.hosts() {
         let Some(addr) = plan.targets.get(h) else {
             continue;
         };
         let cells = outcome.results.host(h);
+        if cells.iter().any(|c| c.is_empty()) {
+            // Only a --host-timeout leaves verdicts missing.
+            timed_out.push(addr);
+            continue;
+        }
         let first_reply = cells.iter().find(|c| !c.is_empty() && !c.is_silence());
         let status = if opts.no_ping {
             HostStatus {
@@ -448,5 +455,5 @@ fn host_reports(
             hosts[i].hostname = name;
         }
     }
-    hosts
+    (hosts, timed_out)
 }

@@ -37,6 +37,10 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
 }
 
 async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
+    let deadline = plan
+        .timing
+        .host_timeout
+        .map(|t| tokio::time::Instant::now() + t);
     let total = plan.total();
     let perm = plan.permutation();
     let mut results = Results::new(total, plan.nports());
@@ -71,11 +75,22 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
             }
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(r) = done {
-            record(&mut results, r);
+    loop {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, tasks.join_next()).await {
+                Ok(n) => n,
+                // Out of time: what has not finished stays unknown.
+                Err(_) => break,
+            },
+            None => tasks.join_next().await,
+        };
+        match next {
+            Some(Ok(r)) => record(&mut results, r),
+            Some(Err(_)) => {}
+            None => break,
         }
     }
+    tasks.abort_all();
     Outcome {
         results,
         srtt: rtt.srtt(),

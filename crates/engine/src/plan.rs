@@ -27,6 +27,11 @@ pub struct Timing {
     pub min_rate: Option<f64>,
     /// Connect-scan concurrency.
     pub parallelism: usize,
+    /// Give up on hosts not finished after this long (`--host-timeout`).
+    /// Every host of a run is scanned at once, interleaved, so this is a
+    /// deadline for the whole run; hosts left unfinished are reported as
+    /// timed out.
+    pub host_timeout: Option<Duration>,
 }
 
 impl Timing {
@@ -49,6 +54,7 @@ impl Timing {
             max_rate: rate,
             min_rate: None,
             parallelism: par,
+            host_timeout: None,
         }
     }
 

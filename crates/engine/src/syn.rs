@@ -241,6 +241,7 @@ fn control_loop(
     let mut pacer = Pacer::new(plan.timing.max_rate, BATCH, Instant::now());
     let mut batch = TxBatch::new(BATCH);
     let mut ident = plan.seed as u16;
+    let deadline = plan.timing.host_timeout.map(|t| Instant::now() + t);
 
     let apply = |results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>| {
         for v in b {
@@ -260,7 +261,7 @@ fn control_loop(
         while let Some(Event::NoResponse { value }) = tracker.poll_event() {
             results.record_silence(value, silence);
         }
-        if tracker.is_done() {
+        if tracker.is_done() || deadline.is_some_and(|d| now >= d) {
             return Ok((results, tracker));
         }
 
@@ -296,6 +297,9 @@ fn control_loop(
         }
         if allowed == 0 {
             wait = wait.min(pacer.wait());
+        }
+        if let Some(d) = deadline {
+            wait = wait.min(d.saturating_duration_since(now));
         }
         match verdicts.recv_timeout(wait) {
             Ok(b) => apply(&mut results, &mut tracker, Instant::now(), b),

@@ -200,9 +200,27 @@ fn unknown_scan_type() {
 }
 
 #[test]
-fn unsupported_scan_type() {
-    let line = refused(&["-n", "-sU", "127.0.0.1"]);
-    assert_eq!(line, "vigie: -sU (UDP scan) is not supported yet");
+fn bad_scanflags() {
+    let line = refused(&["-n", "--scanflags", "SYNFOO", "127.0.0.1"]);
+    assert!(line.contains("SYNFIN"), "{line}");
+}
+
+#[test]
+fn scanflags_with_connect() {
+    let line = refused(&["-n", "--scanflags", "SYN", "-sT", "127.0.0.1"]);
+    assert_eq!(
+        line,
+        "vigie: --scanflags needs a raw TCP scan type; -sT lets the kernel choose the flags"
+    );
+}
+
+#[test]
+fn conflicting_raw_scan_types() {
+    let line = refused(&["-n", "-sF", "-sA", "127.0.0.1"]);
+    assert_eq!(
+        line,
+        "vigie: only one TCP scan type at a time (-sF, -sA given); one TCP type may be combined with -sU"
+    );
 }
 
 #[test]
@@ -243,7 +261,10 @@ fn no_targets() {
 #[test]
 fn two_scan_types() {
     let line = refused(&["-n", "-sS", "-sT", "127.0.0.1"]);
-    assert_eq!(line, "vigie: only one TCP scan type at a time (-sS, -sT)");
+    assert_eq!(
+        line,
+        "vigie: only one TCP scan type at a time (-sS, -sT given); one TCP type may be combined with -sU"
+    );
 }
 
 #[test]

@@ -33,8 +33,42 @@ pub enum Command {
 /// A scan's options, as given; port and target syntax is left to vigie-scan.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Options {
-    /// `-sS` → `Syn`, `-sT` → `Connect`; `None`: pick by privilege.
+    /// The TCP scan type: `-sS` `-sT` `-sF` `-sN` `-sX` `-sA` `-sW` `-sM`
+    /// (at most one); `None`: pick by privilege (unless only `-sU`/`-sn`).
     pub technique: Option<Technique>,
+    /// `-sU`: also (or only) scan UDP.
+    pub udp: bool,
+    /// `--scanflags`: the TCP flag bits to send instead of the technique's
+    /// own (replies are read as `technique` says, SYN by default).
+    pub scanflags: Option<u16>,
+    /// `-sn`: host discovery only, no port scan.
+    pub ping_only: bool,
+    /// `-PE` (ICMP echo).
+    pub ping_echo: bool,
+    /// `-PP` (ICMP timestamp).
+    pub ping_timestamp: bool,
+    /// `-PM` (ICMP address mask).
+    pub ping_mask: bool,
+    /// `-PS[ports]`: TCP SYN ping to these ports (default "80").
+    pub ping_syn: Option<String>,
+    /// `-PA[ports]`: TCP ACK ping to these ports (default "80").
+    pub ping_ack: Option<String>,
+    /// `-PU[ports]`: UDP ping to these ports (default "40125").
+    pub ping_udp: Option<String>,
+    /// `-PR`: ARP (IPv4) / neighbour solicitation (IPv6) ping.
+    pub ping_arp: bool,
+    /// `--disable-arp-ping`.
+    pub disable_arp_ping: bool,
+    /// `--dns-servers a,b` (unsplit, once per occurrence).
+    pub dns_servers: Vec<String>,
+    /// `--shard i/N` (0 ≤ i < N).
+    pub shard: Option<(u64, u64)>,
+    /// `--resume FILE`.
+    pub resume: Option<PathBuf>,
+    /// `--rate R`: a fixed rate, packets per second.
+    pub rate: Option<f64>,
+    /// `--stats-every TIME`.
+    pub stats_every: Option<Duration>,
     /// `-p SPEC`, unparsed (`-p-` gives `"-"`).
     pub ports: Option<String>,
     /// `-F`.
@@ -135,9 +169,24 @@ PORT SPECIFICATION:
   --top-ports <n>: the n most common ports (default: the top 1000)
   --servicedb <file>: read port names and frequencies from this nmap-services file
 
-SCAN TECHNIQUES:
-  -sS: TCP SYN scan (the default with raw-socket privilege, CAP_NET_RAW)
-  -sT: TCP connect scan (the default without that privilege)
+SCAN TECHNIQUES (one TCP type per run; all but -sT need CAP_NET_RAW):
+  -sS: TCP SYN scan (the default with raw-socket privilege). SYN-ACK: open;
+      RST: closed; ICMP unreachable or silence: filtered.
+  -sT: TCP connect scan (the default without that privilege). Connected:
+      open; refused: closed; timeout or unreachable: filtered.
+  -sF / -sN / -sX: FIN, NULL (no flags), Xmas (FIN|PSH|URG). RST: closed;
+      ICMP unreachable: filtered; silence: open|filtered. They cannot tell
+      open from filtered, and hosts that answer every such probe with RST
+      (Windows, many firewalls) make every port look closed.
+  -sA: ACK scan, maps firewall rules. RST: unfiltered (open or closed, it
+      cannot say which); ICMP unreachable or silence: filtered.
+  -sW: Window scan: like -sA, but reads the RST's window: non-zero: open,
+      zero: closed. Only some systems differ; Linux gives 0 (closed) always.
+  -sM: Maimon scan (FIN|ACK). RST: closed; silence: open|filtered. Most
+      systems (Linux included) answer RST from open ports too.
+  --scanflags <flags>: send these TCP flags instead (names run together,
+      e.g. SYNFIN, URGPSHFIN, or a number 0-511); replies are read as the
+      scan type says (-sF, -sA, ...; SYN by default)
 
 TIMING:
   Times are numbers of seconds or carry a unit: 500ms, 30s, 5m, 2h
@@ -214,12 +263,32 @@ const LONG: &[Spec] = &[
     spec("help", "help", Arity::Flag),
     spec("version", "version", Arity::Flag),
     spec("iL", "input-list", Arity::Value),
+    spec("scanflags", "scanflags", Arity::Value),
+    spec("disable-arp-ping", "disable-arp-ping", Arity::Flag),
+    spec("dns-servers", "dns-servers", Arity::Value),
+    spec("shard", "shard", Arity::Value),
+    spec("resume", "resume", Arity::Value),
+    spec("rate", "rate", Arity::Value),
+    spec("stats-every", "stats-every", Arity::Value),
 ];
 
 /// Options spelled with exactly one dash and nothing glued on.
 const SHORT: &[Spec] = &[
     spec("sS", "syn", Arity::Flag),
     spec("sT", "connect", Arity::Flag),
+    spec("sF", "fin", Arity::Flag),
+    spec("sN", "null", Arity::Flag),
+    spec("sX", "xmas", Arity::Flag),
+    spec("sA", "ack", Arity::Flag),
+    spec("sW", "window", Arity::Flag),
+    spec("sM", "maimon", Arity::Flag),
+    spec("sU", "udp", Arity::Flag),
+    spec("sn", "ping-only", Arity::Flag),
+    spec("sP", "ping-only", Arity::Flag),
+    spec("PE", "ping-echo", Arity::Flag),
+    spec("PP", "ping-timestamp", Arity::Flag),
+    spec("PM", "ping-mask", Arity::Flag),
+    spec("PR", "ping-arp", Arity::Flag),
     spec("Pn", "no-ping", Arity::Flag),
     spec("PN", "no-ping", Arity::Flag),
     spec("F", "fast", Arity::Flag),
@@ -242,15 +311,24 @@ const GLUED: &[Spec] = &[
     spec("oA", "out-all", Arity::Value),
 ];
 
-/// nmap scan types that vigie knows of but cannot run yet.
-const NOT_YET: &[(&str, &str)] = &[
-    ("-sF", "FIN scan"),
-    ("-sN", "NULL scan"),
-    ("-sX", "Xmas scan"),
-    ("-sA", "ACK scan"),
-    ("-sW", "Window scan"),
-    ("-sM", "Maimon scan"),
-    ("-sU", "UDP scan"),
+/// Ping probes whose port list may be glued on or left out (`-PS`,
+/// `-PS22,443`): spelling, clap name, nmap's default ports.
+const PING_PORTS: &[(&str, &str, &str)] = &[
+    ("PS", "ping-syn", "80"),
+    ("PA", "ping-ack", "80"),
+    ("PU", "ping-udp", "40125"),
+];
+
+/// The TCP scan types, with their flag, in the order messages list them.
+const TCP_TYPES: [(Technique, &str); 8] = [
+    (Technique::Syn, "-sS"),
+    (Technique::Connect, "-sT"),
+    (Technique::Fin, "-sF"),
+    (Technique::Null, "-sN"),
+    (Technique::Xmas, "-sX"),
+    (Technique::Ack, "-sA"),
+    (Technique::Window, "-sW"),
+    (Technique::Maimon, "-sM"),
 ];
 
 /// The spelling to show for a clap name in error messages.
@@ -299,9 +377,6 @@ fn normalize(args: &[String]) -> Result<Vec<String>, ArgError> {
             None => (long, None),
         };
 
-        if name == "scanflags" {
-            return err("--scanflags is not supported yet");
-        }
         if let Some(s) = LONG.iter().find(|s| s.name == name) {
             match (s.arity, inline) {
                 (Arity::Flag, None) => out.push(format!("--{}", s.canon)),
@@ -321,8 +396,11 @@ fn normalize(args: &[String]) -> Result<Vec<String>, ArgError> {
         }
 
         // One dash from here on: `body` is the whole word.
-        if let Some((_, what)) = NOT_YET.iter().find(|(flag, _)| *flag == arg) {
-            return err(format!("{arg} ({what}) is not supported yet"));
+        if let Some((_, canon, default)) = PING_PORTS.iter().find(|(n, _, _)| body.starts_with(n)) {
+            let ports = &body[2..];
+            let ports = if ports.is_empty() { default } else { ports };
+            out.push(format!("--{canon}={ports}"));
+            continue;
         }
         if let Some(s) = SHORT.iter().find(|s| s.name == body) {
             out.push(format!("--{}", s.canon));
@@ -392,6 +470,50 @@ struct Raw {
     syn: bool,
     #[arg(long = "connect")]
     connect: bool,
+    #[arg(long = "fin")]
+    fin: bool,
+    #[arg(long = "null")]
+    null: bool,
+    #[arg(long = "xmas")]
+    xmas: bool,
+    #[arg(long = "ack")]
+    ack: bool,
+    #[arg(long = "window")]
+    window: bool,
+    #[arg(long = "maimon")]
+    maimon: bool,
+    #[arg(long = "udp")]
+    udp: bool,
+    #[arg(long = "scanflags", value_parser = parse_scanflags)]
+    scanflags: Option<u16>,
+    #[arg(long = "ping-only")]
+    ping_only: bool,
+    #[arg(long = "ping-echo")]
+    ping_echo: bool,
+    #[arg(long = "ping-timestamp")]
+    ping_timestamp: bool,
+    #[arg(long = "ping-mask")]
+    ping_mask: bool,
+    #[arg(long = "ping-syn")]
+    ping_syn: Option<String>,
+    #[arg(long = "ping-ack")]
+    ping_ack: Option<String>,
+    #[arg(long = "ping-udp")]
+    ping_udp: Option<String>,
+    #[arg(long = "ping-arp")]
+    ping_arp: bool,
+    #[arg(long = "disable-arp-ping")]
+    disable_arp_ping: bool,
+    #[arg(long = "dns-servers", action = ArgAction::Append)]
+    dns_servers: Vec<String>,
+    #[arg(long = "shard", value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    #[arg(long = "resume")]
+    resume: Option<PathBuf>,
+    #[arg(long = "rate", value_parser = parse_rate)]
+    rate: Option<f64>,
+    #[arg(long = "stats-every", value_parser = time_value)]
+    stats_every: Option<Duration>,
     #[arg(long = "ports")]
     ports: Option<String>,
     #[arg(long = "fast")]
@@ -453,6 +575,63 @@ struct Raw {
     #[arg(long = "version")]
     version: bool,
     targets: Vec<String>,
+}
+
+/// nmap's `--scanflags`: flag names run together in any order
+/// (`SYNFIN`, `urgpshfin`), or a number 0-511 (decimal or 0x hex).
+pub fn parse_scanflags(s: &str) -> Result<u16, String> {
+    const NAMES: [(&str, u16); 9] = [
+        ("FIN", 0x001),
+        ("SYN", 0x002),
+        ("RST", 0x004),
+        ("PSH", 0x008),
+        ("ACK", 0x010),
+        ("URG", 0x020),
+        ("ECE", 0x040),
+        ("CWR", 0x080),
+        ("NS", 0x100),
+    ];
+    let bad =
+        || format!("expected flag names like SYNFIN or URGPSHFIN, or a number 0-511, not \"{s}\"");
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return u16::from_str_radix(hex, 16)
+            .ok()
+            .filter(|v| *v <= 0x1ff)
+            .ok_or_else(bad);
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u16>()
+            .ok()
+            .filter(|v| *v <= 0x1ff)
+            .ok_or_else(bad);
+    }
+    let upper = s.to_ascii_uppercase();
+    let mut rest = upper.as_str();
+    let mut bits = 0u16;
+    while !rest.is_empty() {
+        let (name, bit) = NAMES
+            .iter()
+            .find(|(n, _)| rest.starts_with(n))
+            .ok_or_else(bad)?;
+        bits |= bit;
+        rest = &rest[name.len()..];
+    }
+    Ok(bits)
+}
+
+/// `--shard i/N`: shard i (counted from 0) of N.
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected i/N with 0 <= i < N, like 0/4, not \"{s}\"");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.parse::<u64>().map_err(|_| bad())?,
+        n.parse::<u64>().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 fn parse_top_ports(s: &str) -> Result<usize, String> {
@@ -636,12 +815,45 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, ArgError> {
             env!("CARGO_PKG_VERSION")
         )));
     }
-    let technique = match (raw.syn, raw.connect) {
-        (true, true) => return err("only one TCP scan type at a time (-sS, -sT)"),
-        (true, false) => Some(Technique::Syn),
-        (false, true) => Some(Technique::Connect),
-        (false, false) => None,
+    let chosen: Vec<(Technique, &str)> = TCP_TYPES
+        .into_iter()
+        .zip([
+            raw.syn,
+            raw.connect,
+            raw.fin,
+            raw.null,
+            raw.xmas,
+            raw.ack,
+            raw.window,
+            raw.maimon,
+        ])
+        .filter_map(|(t, on)| on.then_some(t))
+        .collect();
+    let technique = match chosen.as_slice() {
+        [] => None,
+        [(t, _)] => Some(*t),
+        many => {
+            let flags: Vec<&str> = many.iter().map(|(_, f)| *f).collect();
+            return err(format!(
+                "only one TCP scan type at a time ({} given); one TCP type may be combined with -sU",
+                flags.join(", ")
+            ));
+        }
     };
+    if raw.scanflags.is_some() && technique == Some(Technique::Connect) {
+        return err("--scanflags needs a raw TCP scan type; -sT lets the kernel choose the flags");
+    }
+    if raw.scanflags.is_some() && technique.is_none() && raw.udp {
+        return err("--scanflags changes TCP probes; add a TCP scan type (e.g. -sS) next to -sU");
+    }
+    if raw.ping_only && (technique.is_some() || raw.udp) {
+        return err("-sn (host discovery only) cannot be combined with a port scan type");
+    }
+    if raw.rate.is_some() && (raw.min_rate.is_some() || raw.max_rate.is_some()) {
+        return err(
+            "--rate sets a fixed rate; it cannot be combined with --min-rate or --max-rate",
+        );
+    }
     if let (Some(lo), Some(hi)) = (raw.min_rate, raw.max_rate) {
         if lo > hi {
             return err(format!(
@@ -666,6 +878,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, ArgError> {
 
     Ok(Command::Scan(Options {
         technique,
+        udp: raw.udp,
+        scanflags: raw.scanflags,
+        ping_only: raw.ping_only,
+        ping_echo: raw.ping_echo,
+        ping_timestamp: raw.ping_timestamp,
+        ping_mask: raw.ping_mask,
+        ping_syn: raw.ping_syn,
+        ping_ack: raw.ping_ack,
+        ping_udp: raw.ping_udp,
+        ping_arp: raw.ping_arp,
+        disable_arp_ping: raw.disable_arp_ping,
+        dns_servers: raw.dns_servers,
+        shard: raw.shard,
+        resume: raw.resume,
+        rate: raw.rate,
+        stats_every: raw.stats_every,
         ports: raw.ports,
         fast: raw.fast,
         top_ports: raw.top_ports,
@@ -794,6 +1022,22 @@ mod tests {
         ]);
         let expected = Options {
             technique: Some(Technique::Syn),
+            udp: false,
+            scanflags: None,
+            ping_only: false,
+            ping_echo: false,
+            ping_timestamp: false,
+            ping_mask: false,
+            ping_syn: None,
+            ping_ack: None,
+            ping_udp: None,
+            ping_arp: false,
+            disable_arp_ping: false,
+            dns_servers: vec![],
+            shard: None,
+            resume: None,
+            rate: None,
+            stats_every: None,
             ports: Some("22,80".into()),
             fast: true,
             top_ports: Some(10),
@@ -840,37 +1084,100 @@ mod tests {
         assert_eq!(opts(&["-sT"]).technique, Some(Technique::Connect));
         assert_eq!(opts(&["-sT", "-sT"]).technique, Some(Technique::Connect));
         assert_eq!(opts(&[]).technique, None);
+        for (flag, t) in TCP_TYPES.iter().map(|(t, f)| (*f, *t)) {
+            assert_eq!(opts(&[flag]).technique, Some(t), "{flag}");
+        }
+        let both = opts(&["-sU", "-sF"]);
+        assert_eq!((both.technique, both.udp), (Some(Technique::Fin), true));
+        let udp = opts(&["-sU"]);
+        assert_eq!((udp.technique, udp.udp), (None, true));
+        let msg = "only one TCP scan type at a time (-sS, -sT given); one TCP type may be combined with -sU";
+        assert_eq!(fail(&["-sS", "-sT", "127.0.0.1"]), msg);
+        assert_eq!(fail(&["-sT", "127.0.0.1", "-sS"]), msg);
         assert_eq!(
-            fail(&["-sS", "-sT", "127.0.0.1"]),
-            "only one TCP scan type at a time (-sS, -sT)"
+            fail(&["-sF", "-sX", "-sA", "127.0.0.1"]),
+            "only one TCP scan type at a time (-sF, -sX, -sA given); one TCP type may be combined with -sU"
         );
         assert_eq!(
-            fail(&["-sT", "127.0.0.1", "-sS"]),
-            "only one TCP scan type at a time (-sS, -sT)"
+            fail(&["-sn", "-sS", "127.0.0.1"]),
+            "-sn (host discovery only) cannot be combined with a port scan type"
         );
     }
 
     #[test]
-    fn unsupported_scan_types() {
-        let cases = [
-            ("-sF", "-sF (FIN scan) is not supported yet"),
-            ("-sN", "-sN (NULL scan) is not supported yet"),
-            ("-sX", "-sX (Xmas scan) is not supported yet"),
-            ("-sA", "-sA (ACK scan) is not supported yet"),
-            ("-sW", "-sW (Window scan) is not supported yet"),
-            ("-sM", "-sM (Maimon scan) is not supported yet"),
-            ("-sU", "-sU (UDP scan) is not supported yet"),
-        ];
-        for (flag, msg) in cases {
-            assert_eq!(fail(&[flag, "127.0.0.1"]), msg);
+    fn scanflags() {
+        assert_eq!(opts(&["--scanflags", "SYNFIN"]).scanflags, Some(0x003));
+        assert_eq!(opts(&["--scanflags=urgpshfin"]).scanflags, Some(0x029));
+        assert_eq!(
+            opts(&["-scanflags", "ACKURG", "-sA"]).scanflags,
+            Some(0x030)
+        );
+        assert_eq!(opts(&["--scanflags", "18"]).scanflags, Some(18));
+        assert_eq!(opts(&["--scanflags", "0x1ff"]).scanflags, Some(0x1ff));
+        assert_eq!(opts(&["--scanflags", "0"]).scanflags, Some(0));
+        assert_eq!(opts(&["--scanflags", "ECECWRNS"]).scanflags, Some(0x1c0));
+        for bad in ["SYNFOO", "512", "0x200", "S", "-1"] {
+            let msg = fail(&["--scanflags", bad, "127.0.0.1"]);
+            assert!(msg.starts_with("invalid value"), "{bad}: {msg}");
+            assert!(msg.contains("SYNFIN"), "{bad}: {msg}");
         }
         assert_eq!(
-            fail(&["--scanflags", "SYNFIN", "127.0.0.1"]),
-            "--scanflags is not supported yet"
+            fail(&["--scanflags", "SYN", "-sT", "127.0.0.1"]),
+            "--scanflags needs a raw TCP scan type; -sT lets the kernel choose the flags"
         );
+    }
+
+    #[test]
+    fn discovery_and_engine_flags() {
+        let o = opts(&[
+            "-sn",
+            "-PE",
+            "-PP",
+            "-PM",
+            "-PS",
+            "-PA22,443",
+            "-PU53",
+            "-PR",
+            "--disable-arp-ping",
+        ]);
+        assert!(
+            o.ping_only
+                && o.ping_echo
+                && o.ping_timestamp
+                && o.ping_mask
+                && o.ping_arp
+                && o.disable_arp_ping
+        );
+        assert_eq!(o.ping_syn.as_deref(), Some("80"));
+        assert_eq!(o.ping_ack.as_deref(), Some("22,443"));
+        assert_eq!(o.ping_udp.as_deref(), Some("53"));
+        assert_eq!(opts(&["-PU"]).ping_udp.as_deref(), Some("40125"));
+        let o = opts(&[
+            "--shard",
+            "1/4",
+            "--rate",
+            "5000",
+            "--stats-every",
+            "2s",
+            "--resume",
+            "r.json",
+            "--dns-servers",
+            "198.18.0.53",
+        ]);
+        assert_eq!(o.shard, Some((1, 4)));
+        assert_eq!(o.rate, Some(5000.0));
+        assert_eq!(o.stats_every, Some(Duration::from_secs(2)));
+        assert_eq!(o.resume.as_deref(), Some(std::path::Path::new("r.json")));
+        assert_eq!(o.dns_servers, vec!["198.18.0.53".to_string()]);
+        for bad in ["4/4", "1/0", "x/2", "1", "-1/2"] {
+            assert!(
+                fail(&["--shard", bad, "127.0.0.1"]).contains("expected i/N"),
+                "{bad}"
+            );
+        }
         assert_eq!(
-            fail(&["-scanflags=URG", "127.0.0.1"]),
-            "--scanflags is not supported yet"
+            fail(&["--rate", "10", "--max-rate", "20", "127.0.0.1"]),
+            "--rate sets a fixed rate; it cannot be combined with --min-rate or --max-rate"
         );
     }
 

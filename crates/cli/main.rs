@@ -22,6 +22,7 @@ use vigie_scan::ports::{parse_ports, PortList};
 use vigie_scan::services::ServiceDb;
 use vigie_scan::targets::{cidr, parse_target, IpRange, TargetSet, TargetSpec};
 use vigie_scan::{PortState, Proto, Reason, Technique};
+use vigie_wire::tcp::TcpFlags;
 
 /// Where nmap keeps its services table, read at run time when present.
 const NMAP_SERVICES: &str = "/usr/share/nmap/nmap-services";
@@ -75,14 +76,22 @@ fn run() -> Result<ExitCode, Fail> {
     let ports = port_list(&opts, &db)?;
     let targets = target_set(&opts)?;
 
+    refuse_unimplemented(&opts)?;
+    let raw_ok = vigie_netio::caps::has_net_raw();
     let technique = match opts.technique {
-        Some(Technique::Syn) if !vigie_netio::caps::has_net_raw() => {
-            return Err(Fail::Runtime(
-                "-sS needs raw sockets (CAP_NET_RAW; run as root), or use -sT".into(),
-            ))
+        Some(t) if t.is_raw() && !raw_ok => {
+            return Err(Fail::Runtime(format!(
+                "{} needs raw sockets (CAP_NET_RAW; run as root), or use -sT",
+                scan_flag(t)
+            )))
         }
         Some(t) => t,
-        None if vigie_netio::caps::has_net_raw() => Technique::Syn,
+        None if opts.scanflags.is_some() && !raw_ok => {
+            return Err(Fail::Runtime(
+                "--scanflags needs raw sockets (CAP_NET_RAW; run as root)".into(),
+            ))
+        }
+        None if raw_ok => Technique::Syn,
         None => {
             eprintln!("vigie: no raw-socket privilege (CAP_NET_RAW): using a connect scan (-sT)");
             Technique::Connect
@@ -93,8 +102,9 @@ fn run() -> Result<ExitCode, Fail> {
     let seed = opts
         .seed
         .unwrap_or_else(|| RandomState::new().build_hasher().finish());
-    let plan =
+    let mut plan =
         Plan::new(technique, targets, ports, seed, timing).map_err(|e| usage(e.to_string()))?;
+    plan.scanflags = opts.scanflags.map(TcpFlags);
 
     let mut sinks = open_sinks(&opts)?;
     let info = RunInfo {
@@ -104,6 +114,7 @@ fn run() -> Result<ExitCode, Fail> {
             technique,
             proto: Proto::Tcp,
             ports: plan.ports.clone(),
+            scanflags: plan.scanflags.map(flag_names),
         }],
         verbose: opts.verbose,
     };
@@ -112,8 +123,8 @@ fn run() -> Result<ExitCode, Fail> {
     out.write(|s| s.begin(&info))?;
 
     let outcome = match technique {
-        Technique::Syn => vigie_engine::syn::run(&plan),
         Technique::Connect => vigie_engine::connect::run(&plan),
+        _ => vigie_engine::raw::run(&plan),
     }
     .map_err(|e| Fail::Runtime(e.to_string()))?;
 
@@ -134,6 +145,71 @@ fn run() -> Result<ExitCode, Fail> {
     };
     out.write(|s| s.finish(&info, &stats))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command-line flag that picks a technique.
+fn scan_flag(t: Technique) -> &'static str {
+    match t {
+        Technique::Syn => "-sS",
+        Technique::Connect => "-sT",
+        Technique::Fin => "-sF",
+        Technique::Null => "-sN",
+        Technique::Xmas => "-sX",
+        Technique::Ack => "-sA",
+        Technique::Window => "-sW",
+        Technique::Maimon => "-sM",
+        Technique::Udp => "-sU",
+    }
+}
+
+/// Flags as nmap names them in `--scanflags` (`URGACKPSHRSTSYNFIN` order).
+fn flag_names(f: TcpFlags) -> String {
+    const ORDER: [(TcpFlags, &str); 9] = [
+        (TcpFlags::NS, "NS"),
+        (TcpFlags::CWR, "CWR"),
+        (TcpFlags::ECE, "ECE"),
+        (TcpFlags::URG, "URG"),
+        (TcpFlags::ACK, "ACK"),
+        (TcpFlags::PSH, "PSH"),
+        (TcpFlags::RST, "RST"),
+        (TcpFlags::SYN, "SYN"),
+        (TcpFlags::FIN, "FIN"),
+    ];
+    let names: String = ORDER
+        .iter()
+        .filter(|(bit, _)| f.contains(*bit))
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        "NONE".into()
+    } else {
+        names
+    }
+}
+
+/// Options the parser knows but this build cannot act on yet: refused
+/// with one line rather than silently ignored.
+fn refuse_unimplemented(opts: &args::Options) -> Result<(), Fail> {
+    let pending = [
+        (opts.udp, "-sU (UDP scan)"),
+        (opts.ping_only, "-sn (host discovery only)"),
+        (opts.ping_echo, "-PE (ICMP echo ping)"),
+        (opts.ping_timestamp, "-PP (ICMP timestamp ping)"),
+        (opts.ping_mask, "-PM (ICMP address mask ping)"),
+        (opts.ping_syn.is_some(), "-PS (TCP SYN ping)"),
+        (opts.ping_ack.is_some(), "-PA (TCP ACK ping)"),
+        (opts.ping_udp.is_some(), "-PU (UDP ping)"),
+        (opts.ping_arp, "-PR (ARP ping)"),
+        (opts.disable_arp_ping, "--disable-arp-ping"),
+        (!opts.dns_servers.is_empty(), "--dns-servers"),
+        (opts.shard.is_some(), "--shard"),
+        (opts.resume.is_some(), "--resume"),
+        (opts.stats_every.is_some(), "--stats-every"),
+    ];
+    match pending.iter().find(|(given, _)| *given) {
+        Some((_, what)) => Err(usage(format!("{what} is not supported yet"))),
+        None => Ok(()),
+    }
 }
 
 /// Writes to the sinks; a closed pipe ends output quietly, as for `| head`.
@@ -304,6 +380,10 @@ fn timing(opts: &args::Options) -> Timing {
         t.max_rate = opts.max_rate;
     }
     t.min_rate = opts.min_rate;
+    if let Some(r) = opts.rate {
+        t.max_rate = Some(r);
+        t.min_rate = Some(r);
+    }
     t.host_timeout = opts.host_timeout;
     t
 }

@@ -1,6 +1,7 @@
 //! Drives vigie's sans-IO scan logic over real sockets.
 //!
-//! - [`syn`]: one transmit/control thread that owns the retry tracker and
+//! - [`raw`]: every raw TCP technique (SYN, FIN, NULL, Xmas, ACK, Window,
+//!   Maimon, `--scanflags`): one transmit/control thread that owns the retry tracker and
 //!   stamps probes from a template into `sendmmsg` batches, and one receive
 //!   thread that reads the AF_PACKET ring, validates replies statelessly and
 //!   classifies them.
@@ -14,8 +15,8 @@
 pub mod connect;
 mod pace;
 pub mod plan;
+pub mod raw;
 pub mod results;
-pub mod syn;
 
 pub use plan::{Plan, Timing};
 pub use results::{Cell, Results};

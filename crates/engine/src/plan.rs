@@ -9,6 +9,7 @@ use vigie_scan::ports::PortList;
 use vigie_scan::targets::TargetSet;
 use vigie_scan::tracker::TrackerConfig;
 use vigie_scan::Technique;
+use vigie_wire::tcp::TcpFlags;
 
 use crate::EngineError;
 
@@ -78,7 +79,10 @@ impl Default for Timing {
 /// Everything a scan needs, fixed before the first packet.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// How replies are read (and, without `scanflags`, what is sent).
     pub technique: Technique,
+    /// `--scanflags`: the flags to send instead of the technique's own.
+    pub scanflags: Option<TcpFlags>,
     pub targets: TargetSet,
     pub ports: PortList,
     pub seed: u64,
@@ -104,12 +108,20 @@ impl Plan {
         let keys = Keys::new(splitmix(seed), splitmix(seed ^ 0x5eed_5eed_5eed_5eed));
         Ok(Plan {
             technique,
+            scanflags: None,
             targets,
             ports,
             seed,
             keys,
             timing,
         })
+    }
+
+    /// The flags every raw TCP probe carries.
+    pub fn probe_flags(&self) -> TcpFlags {
+        self.scanflags
+            .or(self.technique.probe_flags())
+            .unwrap_or(TcpFlags::SYN)
     }
 
     pub fn nports(&self) -> u64 {

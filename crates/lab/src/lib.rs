@@ -32,6 +32,73 @@ pub enum LabTechnique {
     Syn,
     /// `-sT`: `connect(2)`, classify the error the kernel reports.
     Connect,
+    /// `-sF`: FIN.
+    Fin,
+    /// `-sN`: no flags.
+    Null,
+    /// `-sX`: FIN|PSH|URG.
+    Xmas,
+    /// `-sA`: ACK.
+    Ack,
+    /// `-sW`: ACK, reading the RST's window.
+    Window,
+    /// `-sM`: FIN|ACK.
+    Maimon,
+    /// `--scanflags`: these flag bits, replies read as `read_as` says.
+    Custom { flags: u16, read_as: Reading },
+}
+
+/// How a raw technique reads replies (nmap's rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reading {
+    /// SYN-ACK open, RST closed, silence filtered.
+    Syn,
+    /// RST closed, silence open|filtered (FIN, NULL, Xmas, Maimon).
+    Fin,
+    /// RST unfiltered, silence filtered.
+    Ack,
+    /// RST with a non-zero window open, zero closed; silence filtered.
+    Window,
+}
+
+/// TCP flag bits, as on the wire.
+pub mod flags {
+    pub const FIN: u16 = 0x01;
+    pub const SYN: u16 = 0x02;
+    pub const RST: u16 = 0x04;
+    pub const PSH: u16 = 0x08;
+    pub const ACK: u16 = 0x10;
+    pub const URG: u16 = 0x20;
+}
+
+impl LabTechnique {
+    /// The flags a raw technique sends and how it reads replies; `None`
+    /// for connect.
+    pub fn raw(self) -> Option<(u16, Reading)> {
+        use flags::*;
+        Some(match self {
+            LabTechnique::Connect => return None,
+            LabTechnique::Syn => (SYN, Reading::Syn),
+            LabTechnique::Fin => (FIN, Reading::Fin),
+            LabTechnique::Null => (0, Reading::Fin),
+            LabTechnique::Xmas => (FIN | PSH | URG, Reading::Fin),
+            LabTechnique::Ack => (ACK, Reading::Ack),
+            LabTechnique::Window => (ACK, Reading::Window),
+            LabTechnique::Maimon => (FIN | ACK, Reading::Fin),
+            LabTechnique::Custom { flags, read_as } => (flags, read_as),
+        })
+    }
+}
+
+/// What the target sends back to one raw probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    Silence,
+    /// RST (Linux always gives its RSTs a zero window).
+    Rst,
+    SynAck,
+    PortUnreach,
+    Admin,
 }
 
 /// Which ports of the target are what. A port in no list is closed (the
@@ -54,6 +121,11 @@ pub struct Layout {
     /// rate masks emptied, so the global ICMP budget does not apply either)
     /// in the target namespace.
     pub icmp_ratelimit_off: bool,
+    /// Answer every TCP segment without SYN, RST or ACK (FIN, NULL, Xmas
+    /// probes) with a RST, whatever the port (`REJECT --reject-with
+    /// tcp-reset` ahead of every other rule): the stack that makes FIN-type
+    /// scans see "closed" everywhere.
+    pub rst_everything: bool,
 }
 
 /// What a port is, after rule precedence.
@@ -83,6 +155,30 @@ impl Layout {
             reject_admin: vec![135, 9002],
             reject_rst: vec![139, 445, 9003],
             icmp_ratelimit_off: true,
+            rst_everything: false,
+        }
+    }
+
+    /// What a Linux target does with a probe carrying `f` to a port of this
+    /// class (RFC 793 as Linux implements it): a listening socket answers
+    /// SYN (without FIN) with SYN-ACK and anything with ACK (but not RST)
+    /// with RST, and drops the rest; without a socket, anything but a RST
+    /// gets a RST; REJECT rules answer whatever arrives.
+    fn reply(&self, f: u16, class: Class) -> Reply {
+        use flags::*;
+        if self.rst_everything && f & (SYN | RST | ACK) == 0 {
+            return Reply::Rst;
+        }
+        match class {
+            Class::Drop => Reply::Silence,
+            Class::PortUnreach => Reply::PortUnreach,
+            Class::Admin => Reply::Admin,
+            Class::Closed | Class::Rst if f & RST != 0 => Reply::Silence,
+            Class::Closed | Class::Rst => Reply::Rst,
+            Class::Open if f & RST != 0 => Reply::Silence,
+            Class::Open if f & ACK != 0 => Reply::Rst,
+            Class::Open if f & SYN != 0 && f & FIN == 0 => Reply::SynAck,
+            Class::Open => Reply::Silence,
         }
     }
 
@@ -114,18 +210,35 @@ impl Layout {
     /// closed/conn-refused (Linux turns ICMP port-unreachable into
     /// ECONNREFUSED), admin → filtered/host-unreach over IPv4 (code 13 gives
     /// EHOSTUNREACH) but filtered/admin-prohibited over IPv6 (EACCES).
+    ///
+    /// The other raw techniques follow from what the target sends back to
+    /// their flags (see `reply`) and how each reads that: RST is closed for
+    /// FIN-type scans, unfiltered for ACK, closed for Window (Linux RSTs
+    /// carry a zero window); silence is open|filtered for FIN-type scans and
+    /// filtered otherwise; ICMP unreachables are filtered.
     pub fn expect(&self, t: LabTechnique, ipv6: bool, port: u16) -> (&'static str, &'static str) {
-        match (t, self.class(port)) {
-            (_, Class::Open) => ("open", "syn-ack"),
-            (_, Class::Drop) => ("filtered", "no-response"),
-            (LabTechnique::Syn, Class::Closed | Class::Rst) => ("closed", "reset"),
-            (LabTechnique::Syn, Class::PortUnreach) => ("filtered", "port-unreach"),
-            (LabTechnique::Syn, Class::Admin) => ("filtered", "admin-prohibited"),
-            (LabTechnique::Connect, Class::Closed | Class::Rst | Class::PortUnreach) => {
-                ("closed", "conn-refused")
-            }
-            (LabTechnique::Connect, Class::Admin) if ipv6 => ("filtered", "admin-prohibited"),
-            (LabTechnique::Connect, Class::Admin) => ("filtered", "host-unreach"),
+        let class = self.class(port);
+        let Some((f, reading)) = t.raw() else {
+            return match class {
+                Class::Open => ("open", "syn-ack"),
+                Class::Drop => ("filtered", "no-response"),
+                Class::Closed | Class::Rst | Class::PortUnreach => ("closed", "conn-refused"),
+                Class::Admin if ipv6 => ("filtered", "admin-prohibited"),
+                Class::Admin => ("filtered", "host-unreach"),
+            };
+        };
+        match (reading, self.reply(f, class)) {
+            (_, Reply::PortUnreach) => ("filtered", "port-unreach"),
+            (_, Reply::Admin) => ("filtered", "admin-prohibited"),
+            (Reading::Syn, Reply::SynAck) => ("open", "syn-ack"),
+            (Reading::Syn, Reply::Rst) => ("closed", "reset"),
+            (Reading::Syn, Reply::Silence) => ("filtered", "no-response"),
+            (Reading::Fin, Reply::Rst) => ("closed", "reset"),
+            (Reading::Fin, Reply::Silence) => ("open|filtered", "no-response"),
+            (Reading::Ack, Reply::Rst) => ("unfiltered", "reset"),
+            (Reading::Window, Reply::Rst) => ("closed", "reset"),
+            (Reading::Ack | Reading::Window, Reply::Silence) => ("filtered", "no-response"),
+            (reading, reply) => panic!("no ground truth for {reply:?} read as {reading:?}"),
         }
     }
 
@@ -157,6 +270,11 @@ impl Layout {
         let mut s = String::from(
             "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n",
         );
+        if self.rst_everything {
+            s.push_str(&format!(
+                "-A INPUT -i {TARGET_IF} -p tcp -m tcp --tcp-flags SYN,RST,ACK NONE -j REJECT --reject-with tcp-reset\n"
+            ));
+        }
         let groups: [(&Vec<u16>, String); 4] = [
             (&self.drop, "DROP".to_owned()),
             (
@@ -181,10 +299,11 @@ impl Layout {
     }
 
     fn has_rules(&self) -> bool {
-        !(self.drop.is_empty()
-            && self.reject_port_unreach.is_empty()
-            && self.reject_admin.is_empty()
-            && self.reject_rst.is_empty())
+        self.rst_everything
+            || !(self.drop.is_empty()
+                && self.reject_port_unreach.is_empty()
+                && self.reject_admin.is_empty()
+                && self.reject_rst.is_empty())
     }
 }
 

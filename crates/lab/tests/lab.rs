@@ -234,6 +234,7 @@ fn icmp_not_rate_limited() {
         reject_port_unreach: (2000..2150).collect(),
         reject_admin: (3000..3150).collect(),
         icmp_ratelimit_off: true,
+        rst_everything: false,
         ..Layout::default()
     };
     let lab = lab(&layout);

@@ -142,6 +142,7 @@ Host: 127.0.0.1 ()\tPorts: 22/open/tcp//ssh///, 80/open/tcp//http///, 111/open/t
         let mut run = run_info(1);
         run.scans.push(ScanInfo {
             technique: Technique::Syn,
+            scanflags: None,
             proto: Proto::Udp,
             ports: PortList::from_ranges([(50, 60)]),
         });

@@ -42,6 +42,8 @@ pub struct ScanInfo {
     pub technique: Technique,
     pub proto: Proto,
     pub ports: PortList,
+    /// `--scanflags`, spelled as flag names (`SYNFIN`), when given.
+    pub scanflags: Option<String>,
 }
 
 /// What is known when the run starts.

@@ -22,6 +22,7 @@ pub fn run_info(verbose: u8) -> RunInfo {
         start: at(T0),
         scans: vec![ScanInfo {
             technique: Technique::Syn,
+            scanflags: None,
             proto: Proto::Tcp,
             ports: PortList::from_ranges([(1, 1000)]),
         }],

@@ -220,15 +220,16 @@ impl<W: Write> Sink for XmlWriter<W> {
         for s in &run.scans {
             let n = s.ports.len().to_string();
             let list = s.ports.to_nmap_string();
-            self.empty(
-                "scaninfo",
-                &[
-                    ("type", s.technique.nmap_name()),
-                    ("protocol", s.proto.as_str()),
-                    ("numservices", &n),
-                    ("services", &list),
-                ],
-            )?;
+            let mut attrs = vec![("type", s.technique.nmap_name())];
+            if let Some(f) = &s.scanflags {
+                attrs.push(("scanflags", f));
+            }
+            attrs.extend([
+                ("protocol", s.proto.as_str()),
+                ("numservices", &n),
+                ("services", &list),
+            ]);
+            self.empty("scaninfo", &attrs)?;
             self.nl()?;
         }
         let v = run.verbose.to_string();
@@ -337,6 +338,7 @@ mod tests {
         run.args = "vigie --reason -p T:1-1000,U:50-60 \"a&b\" <x>".to_string();
         run.scans.push(ScanInfo {
             technique: Technique::Syn,
+            scanflags: None,
             proto: Proto::Udp,
             ports: PortList::from_ranges([(50, 60)]),
         });

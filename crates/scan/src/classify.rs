@@ -18,6 +18,8 @@ pub enum Response {
     /// Any other ICMP error quoting the probe (time exceeded, parameter
     /// problem, ...).
     IcmpOther { v6: bool, icmp_type: u8, code: u8 },
+    /// A UDP datagram from the probed port.
+    Udp,
     /// Nothing came back, after all retries.
     NoReply,
 }
@@ -26,9 +28,7 @@ pub enum Response {
 #[derive(Debug, Clone, Copy)]
 enum Win {
     Any,
-    #[allow(dead_code)] // used by the Window scan's table
     Zero,
-    #[allow(dead_code)]
     NonZero,
 }
 
@@ -51,6 +51,8 @@ struct Rules {
     port_unreach: Option<PortState>,
     /// State for ICMPv4 time exceeded.
     time_exceeded: Option<PortState>,
+    /// Verdict for a UDP reply from the port.
+    udp: Option<(PortState, Reason)>,
     /// Verdict after every retry went unanswered.
     no_reply: Option<(PortState, Reason)>,
 }
@@ -87,7 +89,75 @@ const SYN_RULES: Rules = Rules {
     unreach: Some(PortState::Filtered),
     port_unreach: Some(PortState::Filtered),
     time_exceeded: Some(PortState::Filtered),
+    udp: None,
     no_reply: Some((PortState::Filtered, Reason::NoResponse)),
+};
+
+/// `-sF`, `-sN`, `-sX`, `-sM`: a closed port answers RST (RFC 793); an open
+/// one stays silent, so silence cannot tell open from filtered.
+const FIN_RULES: Rules = Rules {
+    tcp: &[row(
+        TcpFlags::RST,
+        TcpFlags::RST,
+        PortState::Closed,
+        Reason::Reset,
+    )],
+    unreach: Some(PortState::Filtered),
+    port_unreach: Some(PortState::Filtered),
+    time_exceeded: Some(PortState::Filtered),
+    udp: None,
+    no_reply: Some((PortState::OpenFiltered, Reason::NoResponse)),
+};
+
+/// `-sA`: open and closed ports both answer RST, so it only tells whether
+/// a filter stands in the way.
+const ACK_RULES: Rules = Rules {
+    tcp: &[row(
+        TcpFlags::RST,
+        TcpFlags::RST,
+        PortState::Unfiltered,
+        Reason::Reset,
+    )],
+    unreach: Some(PortState::Filtered),
+    port_unreach: Some(PortState::Filtered),
+    time_exceeded: Some(PortState::Filtered),
+    udp: None,
+    no_reply: Some((PortState::Filtered, Reason::NoResponse)),
+};
+
+/// `-sW`: like ACK, but some stacks give RSTs from open ports a non-zero
+/// window.
+const WINDOW_RULES: Rules = Rules {
+    tcp: &[
+        TcpRow {
+            mask: TcpFlags::RST,
+            value: TcpFlags::RST,
+            window: Win::NonZero,
+            verdict: (PortState::Open, Reason::Reset),
+        },
+        TcpRow {
+            mask: TcpFlags::RST,
+            value: TcpFlags::RST,
+            window: Win::Zero,
+            verdict: (PortState::Closed, Reason::Reset),
+        },
+    ],
+    unreach: Some(PortState::Filtered),
+    port_unreach: Some(PortState::Filtered),
+    time_exceeded: Some(PortState::Filtered),
+    udp: None,
+    no_reply: Some((PortState::Filtered, Reason::NoResponse)),
+};
+
+/// `-sU`: any UDP reply → open; port unreachable → closed; other
+/// unreachables → filtered; silence → open|filtered.
+const UDP_RULES: Rules = Rules {
+    tcp: &[],
+    unreach: Some(PortState::Filtered),
+    port_unreach: Some(PortState::Closed),
+    time_exceeded: Some(PortState::Filtered),
+    udp: Some((PortState::Open, Reason::UdpResponse)),
+    no_reply: Some((PortState::OpenFiltered, Reason::NoResponse)),
 };
 
 /// `-sT` sees no packets (see [`classify_connect`]); silence is a timeout.
@@ -96,6 +166,7 @@ const CONNECT_RULES: Rules = Rules {
     unreach: None,
     port_unreach: None,
     time_exceeded: None,
+    udp: None,
     no_reply: Some((PortState::Filtered, Reason::NoResponse)),
 };
 
@@ -103,6 +174,10 @@ fn rules(t: Technique) -> &'static Rules {
     match t {
         Technique::Syn => &SYN_RULES,
         Technique::Connect => &CONNECT_RULES,
+        Technique::Fin | Technique::Null | Technique::Xmas | Technique::Maimon => &FIN_RULES,
+        Technique::Ack => &ACK_RULES,
+        Technique::Window => &WINDOW_RULES,
+        Technique::Udp => &UDP_RULES,
     }
 }
 
@@ -176,6 +251,7 @@ pub fn classify(t: Technique, r: &Response) -> Option<(PortState, Reason)> {
                 None
             }
         }
+        Response::Udp => rules.udp,
         Response::NoReply => rules.no_reply,
     }
 }
@@ -404,5 +480,108 @@ mod tests {
         assert_eq!(pick(0), Some((Closed, Reason::Reset)));
         assert_eq!(pick(512), Some((Open, Reason::Reset)));
         assert_eq!(match_tcp(&rows, A, 512), None);
+    }
+
+    type Verdict = Option<(PortState, Reason)>;
+
+    /// Every raw technique against every kind of reply, one table.
+    #[test]
+    fn technique_table() {
+        use Technique::*;
+        let port_unreach = Response::IcmpUnreach { v6: false, code: 3 };
+        let admin = Response::IcmpUnreach {
+            v6: false,
+            code: 13,
+        };
+        let admin6 = Response::IcmpUnreach { v6: true, code: 1 };
+        let port6 = Response::IcmpUnreach { v6: true, code: 4 };
+        let rst0 = Response::Tcp {
+            flags: R | A,
+            window: 0,
+        };
+        let rst_win = Response::Tcp {
+            flags: R,
+            window: 4096,
+        };
+        let synack = tcp(S | A);
+        let fa = Some((Filtered, Reason::AdminProhibited));
+        let fp = Some((Filtered, Reason::PortUnreach));
+        let silent_of = Some((OpenFiltered, Reason::NoResponse));
+        let silent_f = Some((Filtered, Reason::NoResponse));
+        #[rustfmt::skip]
+        let table: [(Technique, [Verdict; 8]); 7] = [
+            //          rst(w=0)                        rst(w>0)                        syn-ack                     port-unreach port6 admin admin6  silence
+            (Fin,    [Some((Closed, Reason::Reset)),   Some((Closed, Reason::Reset)),   None,                        fp, fp, fa, fa, silent_of]),
+            (Null,   [Some((Closed, Reason::Reset)),   Some((Closed, Reason::Reset)),   None,                        fp, fp, fa, fa, silent_of]),
+            (Xmas,   [Some((Closed, Reason::Reset)),   Some((Closed, Reason::Reset)),   None,                        fp, fp, fa, fa, silent_of]),
+            (Maimon, [Some((Closed, Reason::Reset)),   Some((Closed, Reason::Reset)),   None,                        fp, fp, fa, fa, silent_of]),
+            (Ack,    [Some((Unfiltered, Reason::Reset)), Some((Unfiltered, Reason::Reset)), None,                    fp, fp, fa, fa, silent_f]),
+            (Window, [Some((Closed, Reason::Reset)),   Some((Open, Reason::Reset)),     None,                        fp, fp, fa, fa, silent_f]),
+            (Syn,    [Some((Closed, Reason::Reset)),   Some((Closed, Reason::Reset)),   Some((Open, Reason::SynAck)), fp, fp, fa, fa, silent_f]),
+        ];
+        for (t, want) in table {
+            let got = [
+                classify(t, &rst0),
+                classify(t, &rst_win),
+                classify(t, &synack),
+                classify(t, &port_unreach),
+                classify(t, &port6),
+                classify(t, &admin),
+                classify(t, &admin6),
+                classify(t, &Response::NoReply),
+            ];
+            assert_eq!(got, want, "{t:?}");
+            assert_eq!(classify(t, &Response::Udp), None, "{t:?} ignores UDP");
+        }
+    }
+
+    #[test]
+    fn udp_rows() {
+        let t = Technique::Udp;
+        assert_eq!(
+            classify(t, &Response::Udp),
+            Some((Open, Reason::UdpResponse))
+        );
+        assert_eq!(
+            classify(t, &Response::IcmpUnreach { v6: false, code: 3 }),
+            Some((Closed, Reason::PortUnreach))
+        );
+        assert_eq!(
+            classify(t, &Response::IcmpUnreach { v6: true, code: 4 }),
+            Some((Closed, Reason::PortUnreach))
+        );
+        assert_eq!(
+            classify(
+                t,
+                &Response::IcmpUnreach {
+                    v6: false,
+                    code: 13
+                }
+            ),
+            Some((Filtered, Reason::AdminProhibited))
+        );
+        assert_eq!(
+            classify(t, &Response::IcmpUnreach { v6: false, code: 1 }),
+            Some((Filtered, Reason::HostUnreach))
+        );
+        assert_eq!(
+            classify(t, &Response::NoReply),
+            Some((OpenFiltered, Reason::NoResponse))
+        );
+        assert_eq!(classify(t, &tcp(R | A)), None);
+    }
+
+    #[test]
+    fn probe_flags_per_technique() {
+        use Technique::*;
+        assert_eq!(Syn.probe_flags(), Some(S));
+        assert_eq!(Fin.probe_flags(), Some(F));
+        assert_eq!(Null.probe_flags(), Some(TcpFlags::NONE));
+        assert_eq!(Xmas.probe_flags(), Some(F | P | U));
+        assert_eq!(Ack.probe_flags(), Some(A));
+        assert_eq!(Window.probe_flags(), Some(A));
+        assert_eq!(Maimon.probe_flags(), Some(F | A));
+        assert_eq!(Connect.probe_flags(), None);
+        assert_eq!(Udp.probe_flags(), None);
     }
 }

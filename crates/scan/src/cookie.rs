@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use siphasher::sip::SipHasher13;
 use vigie_wire::summary::Quoted;
+use vigie_wire::tcp::TcpFlags;
 
 /// Source ports our probes use: `[SRC_PORT_BASE, SRC_PORT_BASE + SRC_PORT_SPAN)`,
 /// inside Linux's default ephemeral range.
@@ -103,6 +104,37 @@ impl Keys {
     ) -> bool {
         local_port == self.src_port(remote, remote_port)
             && ack == self.tcp_seq(local, remote, remote_port).wrapping_add(1)
+    }
+
+    /// A TCP reply to a raw probe that carried `probe` flags, with our
+    /// cookie as its sequence number and (when ACK was set) as its
+    /// acknowledgement number too. Per RFC 793, a reply with ACK set must
+    /// acknowledge the sequence space the probe used (cookie + SYN + FIN);
+    /// a RST without ACK answers a probe that carried ACK and takes its
+    /// sequence number from that probe's ack: the cookie.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_tcp_reply_to(
+        &self,
+        probe: TcpFlags,
+        local: IpAddr,
+        remote: IpAddr,
+        remote_port: u16,
+        local_port: u16,
+        reply: TcpFlags,
+        seq: u32,
+        ack: u32,
+    ) -> bool {
+        if local_port != self.src_port(remote, remote_port) {
+            return false;
+        }
+        let cookie = self.tcp_seq(local, remote, remote_port);
+        if reply.contains(TcpFlags::ACK) {
+            let used =
+                u32::from(probe.contains(TcpFlags::SYN)) + u32::from(probe.contains(TcpFlags::FIN));
+            ack == cookie.wrapping_add(used)
+        } else {
+            probe.contains(TcpFlags::ACK) && reply.contains(TcpFlags::RST) && seq == cookie
+        }
     }
 
     /// An ICMP error quoting a TCP header is about our probe (`q.src` is
@@ -295,5 +327,49 @@ mod tests {
             prop_assert!(k.check_udp_reply(them, port, usport));
             prop_assert!(!k.check_udp_reply(them, port, usport.wrapping_add(pdelta)));
         }
+    }
+
+    #[test]
+    fn replies_to_every_probe_kind() {
+        let k = Keys::new(7, 9);
+        let (us, them): (IpAddr, IpAddr) =
+            ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        let c = k.tcp_seq(us, them, 80);
+        let sp = k.src_port(them, 80);
+        let f = |b: u16| TcpFlags(b);
+        let (fin, syn, rst, psh, ack, urg) = (f(1), f(2), f(4), f(8), f(16), f(32));
+        let ok =
+            |probe, reply, seq, a| k.check_tcp_reply_to(probe, us, them, 80, sp, reply, seq, a);
+        // SYN → SYN-ACK / RST-ACK acknowledge cookie+1.
+        assert!(ok(syn, syn | ack, 12345, c.wrapping_add(1)));
+        assert!(ok(syn, rst | ack, 0, c.wrapping_add(1)));
+        assert!(!ok(syn, syn | ack, 12345, c.wrapping_add(2)));
+        assert!(!ok(syn, syn | ack, 12345, c));
+        // FIN, Xmas → RST-ACK acknowledges cookie+1; NULL → cookie+0.
+        assert!(ok(fin, rst | ack, 0, c.wrapping_add(1)));
+        assert!(ok(fin | psh | urg, rst | ack, 0, c.wrapping_add(1)));
+        assert!(ok(f(0), rst | ack, 0, c));
+        assert!(!ok(f(0), rst | ack, 0, c.wrapping_add(1)));
+        // SYN|FIN uses two.
+        assert!(ok(syn | fin, rst | ack, 0, c.wrapping_add(2)));
+        // ACK, Maimon → RST without ACK whose seq is our ack (the cookie).
+        assert!(ok(ack, rst, c, 0));
+        assert!(ok(fin | ack, rst, c, 0));
+        assert!(!ok(ack, rst, c.wrapping_add(1), 0));
+        // A RST without ACK to a probe without ACK is not an answer; nor a
+        // bare segment without RST.
+        assert!(!ok(fin, rst, c, 0));
+        assert!(!ok(ack, psh, c, 0));
+        // The wrong source port never matches.
+        assert!(!k.check_tcp_reply_to(
+            syn,
+            us,
+            them,
+            80,
+            sp.wrapping_add(1),
+            syn | ack,
+            0,
+            c.wrapping_add(1)
+        ));
     }
 }

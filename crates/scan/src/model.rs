@@ -19,20 +19,56 @@ impl Proto {
 }
 
 /// How ports are probed.
+///
+/// `--scanflags` is not a technique of its own: it changes the flags a raw
+/// TCP technique sends, while the technique still says how to read replies
+/// (nmap's rule; SYN reading by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Technique {
     /// Half-open: SYN, read SYN-ACK / RST / ICMP.
     Syn,
     /// Full `connect()` through the kernel; needs no privilege.
     Connect,
+    /// FIN alone: RST → closed, silence → open|filtered.
+    Fin,
+    /// No flags at all; read like FIN.
+    Null,
+    /// FIN|PSH|URG ("lit up like a Christmas tree"); read like FIN.
+    Xmas,
+    /// ACK: maps firewalls; RST → unfiltered, silence → filtered.
+    Ack,
+    /// ACK, reading the RST's window: non-zero → open, zero → closed.
+    Window,
+    /// FIN|ACK (Uriel Maimon's probe): RST → closed, silence → open|filtered.
+    Maimon,
+    /// UDP datagrams (with protocol payloads where a service needs one).
+    Udp,
 }
 
 impl Technique {
+    /// Every raw TCP technique (one per scan run, as nmap allows).
+    pub const RAW_TCP: [Technique; 7] = [
+        Technique::Syn,
+        Technique::Fin,
+        Technique::Null,
+        Technique::Xmas,
+        Technique::Ack,
+        Technique::Window,
+        Technique::Maimon,
+    ];
+
     /// nmap's word for the technique, as in `<scaninfo type="…">`.
     pub fn nmap_name(self) -> &'static str {
         match self {
             Technique::Syn => "syn",
             Technique::Connect => "connect",
+            Technique::Fin => "fin",
+            Technique::Null => "null",
+            Technique::Xmas => "xmas",
+            Technique::Ack => "ack",
+            Technique::Window => "window",
+            Technique::Maimon => "maimon",
+            Technique::Udp => "udp",
         }
     }
 
@@ -41,7 +77,42 @@ impl Technique {
         match self {
             Technique::Syn => "SYN Stealth Scan",
             Technique::Connect => "Connect Scan",
+            Technique::Fin => "FIN Scan",
+            Technique::Null => "NULL Scan",
+            Technique::Xmas => "XMAS Scan",
+            Technique::Ack => "ACK Scan",
+            Technique::Window => "Window Scan",
+            Technique::Maimon => "Maimon Scan",
+            Technique::Udp => "UDP Scan",
         }
+    }
+
+    /// The transport protocol the technique probes.
+    pub fn proto(self) -> Proto {
+        match self {
+            Technique::Udp => Proto::Udp,
+            _ => Proto::Tcp,
+        }
+    }
+
+    /// True for techniques that send hand-built packets (need CAP_NET_RAW).
+    pub fn is_raw(self) -> bool {
+        self != Technique::Connect
+    }
+
+    /// The TCP flags a raw TCP technique's probe carries (without
+    /// `--scanflags`); `None` for connect and UDP.
+    pub fn probe_flags(self) -> Option<vigie_wire::tcp::TcpFlags> {
+        use vigie_wire::tcp::TcpFlags as F;
+        Some(match self {
+            Technique::Syn => F::SYN,
+            Technique::Fin => F::FIN,
+            Technique::Null => F(0),
+            Technique::Xmas => F(F::FIN.0 | F::PSH.0 | F::URG.0),
+            Technique::Ack | Technique::Window => F::ACK,
+            Technique::Maimon => F(F::FIN.0 | F::ACK.0),
+            Technique::Connect | Technique::Udp => return None,
+        })
     }
 }
 

@@ -1,4 +1,6 @@
-//! The raw-packet driver: SYN scan (and, later, the other raw techniques).
+//! The raw-packet TCP driver: SYN, FIN, NULL, Xmas, ACK, Window, Maimon
+//! and custom `--scanflags` scans share it; only the probe's flags and the
+//! classification table differ.
 //!
 //! Two threads share only the immutable [`Plan`] and a stop flag:
 //! - this (control/transmit) thread owns the [`Tracker`], the [`Results`] and
@@ -33,7 +35,7 @@ use crate::{EngineError, Outcome};
 
 /// Probes per `sendmmsg`.
 const BATCH: usize = 64;
-/// What nmap's SYN probes carry: a small window and an MSS option.
+/// What nmap's TCP probes carry: a small window and, on SYNs, an MSS option.
 const PROBE_WINDOW: u16 = 1024;
 const PROBE_MSS: u16 = 1460;
 const PROBE_TTL: u8 = 64;
@@ -56,7 +58,9 @@ struct Templates {
 }
 
 impl Templates {
-    fn for_plan(plan: &Plan, flags: TcpFlags) -> Result<Templates, EngineError> {
+    fn for_plan(plan: &Plan) -> Result<Templates, EngineError> {
+        let flags = plan.probe_flags();
+        let mss = flags.contains(TcpFlags::SYN).then_some(PROBE_MSS);
         let first = |v6: bool| {
             plan.targets.ranges().iter().find_map(|r| match (r, v6) {
                 (IpRange::V4 { start, .. }, false) => {
@@ -75,7 +79,7 @@ impl Templates {
                 source,
             })?;
             Ok(Some((
-                TcpTemplate::new(src, flags, PROBE_WINDOW, Some(PROBE_MSS), PROBE_TTL),
+                TcpTemplate::new(src, flags, PROBE_WINDOW, mss, PROBE_TTL),
                 src,
             )))
         };
@@ -102,12 +106,16 @@ fn decode(plan: &Plan, packet: &[u8]) -> Option<Verdict> {
         Body::Tcp {
             sport,
             dport,
+            seq,
             ack,
             flags,
             window,
-            ..
         } => {
-            if !plan.keys.check_tcp_reply(s.dst, s.src, sport, dport, ack) {
+            let probe = plan.probe_flags();
+            if !plan
+                .keys
+                .check_tcp_reply_to(probe, s.dst, s.src, sport, dport, flags, seq, ack)
+            {
                 return None;
             }
             (
@@ -178,10 +186,10 @@ fn receive_loop(
     }
 }
 
-/// Run a raw-packet TCP scan (SYN) to completion.
+/// Run a raw-packet TCP scan to completion.
 pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     let plan = Arc::new(plan.clone());
-    let templates = Templates::for_plan(&plan, TcpFlags::SYN)?;
+    let templates = Templates::for_plan(&plan)?;
     let receiver = Receiver::new(&RxConfig::default()).map_err(|source| EngineError::Setup {
         what: "cannot open the packet receive ring (AF_PACKET)",
         source,
@@ -235,12 +243,18 @@ fn control_loop(
     verdicts: &mpsc::Receiver<Vec<Verdict>>,
 ) -> Result<(Results, Tracker), EngineError> {
     let total = plan.total();
-    let silence = Cell::new(PortState::Filtered, Reason::NoResponse, 0);
+    // What silence after every retry means is the technique's call.
+    let (state, reason) = classify(plan.technique, &Response::NoReply)
+        .unwrap_or((PortState::Filtered, Reason::NoResponse));
+    let silence = Cell::new(state, reason, 0);
     let mut results = Results::new(total, plan.nports());
     let mut tracker = Tracker::new(plan.permutation(), 0..total, plan.timing.tracker_config());
     let mut pacer = Pacer::new(plan.timing.max_rate, BATCH, Instant::now());
     let mut batch = TxBatch::new(BATCH);
     let mut ident = plan.seed as u16;
+    // Probes with ACK carry the cookie in the ack field too: a RST
+    // answering them takes its sequence number from it.
+    let with_ack = plan.probe_flags().contains(TcpFlags::ACK);
     let deadline = plan.timing.host_timeout.map(|t| Instant::now() + t);
 
     let apply = |results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>| {
@@ -278,8 +292,9 @@ fn control_loop(
             };
             let seq = plan.keys.tcp_seq(src, dst, port);
             let sport = plan.keys.src_port(dst, port);
+            let ack = if with_ack { seq } else { 0 };
             batch.push_with(dst, |buf| {
-                template.stamp(buf, dst, sport, port, seq, 0, ident)
+                template.stamp(buf, dst, sport, port, seq, ack, ident)
             });
             ident = ident.wrapping_add(1);
         }

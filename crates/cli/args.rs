@@ -169,7 +169,8 @@ PORT SPECIFICATION:
   --top-ports <n>: the n most common ports (default: the top 1000)
   --servicedb <file>: read port names and frequencies from this nmap-services file
 
-SCAN TECHNIQUES (one TCP type per run; all but -sT need CAP_NET_RAW):
+SCAN TECHNIQUES:
+  One TCP type per run; all but -sT need raw sockets (CAP_NET_RAW).
   -sS: TCP SYN scan (the default with raw-socket privilege). SYN-ACK: open;
       RST: closed; ICMP unreachable or silence: filtered.
   -sT: TCP connect scan (the default without that privilege). Connected:
@@ -1568,6 +1569,11 @@ mod tests {
             "--servicedb",
             "-sS",
             "-sT",
+            "-sF / -sN / -sX",
+            "-sA:",
+            "-sW:",
+            "-sM:",
+            "--scanflags",
             "-T<0-5>",
             "--min-rate",
             "--max-rate",

@@ -3,6 +3,7 @@
 mod args;
 
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufWriter, Read, Write};
@@ -13,7 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use vigie_engine::{Outcome, Plan, Timing};
+use vigie_engine::{Cell, Outcome, Plan, Timing};
 use vigie_report::{
     GrepWriter, HostReport, HostStatus, JsonLinesWriter, NormalWriter, PortResult, RunInfo,
     RunStats, ScanInfo, Sink, Tee, XmlWriter,
@@ -73,62 +74,63 @@ fn run() -> Result<ExitCode, Fail> {
     };
 
     let db = load_services(&opts)?;
-    let ports = port_list(&opts, &db)?;
     let targets = target_set(&opts)?;
-
     refuse_unimplemented(&opts)?;
-    let raw_ok = vigie_netio::caps::has_net_raw();
-    let technique = match opts.technique {
-        Some(t) if t.is_raw() && !raw_ok => {
-            return Err(Fail::Runtime(format!(
-                "{} needs raw sockets (CAP_NET_RAW; run as root), or use -sT",
-                scan_flag(t)
-            )))
-        }
-        Some(t) => t,
-        None if opts.scanflags.is_some() && !raw_ok => {
-            return Err(Fail::Runtime(
-                "--scanflags needs raw sockets (CAP_NET_RAW; run as root)".into(),
-            ))
-        }
-        None if raw_ok => Technique::Syn,
-        None => {
-            eprintln!("vigie: no raw-socket privilege (CAP_NET_RAW): using a connect scan (-sT)");
-            Technique::Connect
-        }
-    };
+    let scans = scan_types(&opts)?;
+    let ports = port_lists(&opts, &db, &scans)?;
 
     let timing = timing(&opts);
     let seed = opts
         .seed
         .unwrap_or_else(|| RandomState::new().build_hasher().finish());
-    let mut plan =
-        Plan::new(technique, targets, ports, seed, timing).map_err(|e| usage(e.to_string()))?;
-    plan.scanflags = opts.scanflags.map(TcpFlags);
 
     let mut sinks = open_sinks(&opts)?;
+    let started = Instant::now();
+    let start = SystemTime::now();
+
+    // Host discovery decides which targets get port-scanned.
+    let discovery = discover(&targets, &opts)?;
+    let scan_targets = discovery
+        .as_ref()
+        .map_or_else(|| targets.clone(), |d| d.live.clone());
+
+    let mut plans = Vec::new();
+    for (&technique, list) in scans.iter().zip(ports) {
+        let mut plan = Plan::new(technique, scan_targets.clone(), list, seed, timing.clone())
+            .map_err(|e| usage(e.to_string()))?;
+        if technique.proto() == Proto::Tcp {
+            plan.scanflags = opts.scanflags.map(TcpFlags);
+        }
+        plans.push(plan);
+    }
+
     let info = RunInfo {
         args: opts.args_line.clone(),
-        start: SystemTime::now(),
-        scans: vec![ScanInfo {
-            technique,
-            proto: Proto::Tcp,
-            ports: plan.ports.clone(),
-            scanflags: plan.scanflags.map(flag_names),
-        }],
+        start,
+        scans: plans
+            .iter()
+            .map(|p| ScanInfo {
+                technique: p.technique,
+                proto: p.technique.proto(),
+                ports: p.ports.clone(),
+                scanflags: p.scanflags.map(flag_names),
+            })
+            .collect(),
         verbose: opts.verbose,
     };
-    let started = Instant::now();
     let mut out = Output::new(&mut sinks);
     out.write(|s| s.begin(&info))?;
 
-    let outcome = match technique {
-        Technique::Connect => vigie_engine::connect::run(&plan),
-        _ => vigie_engine::raw::run(&plan),
+    let mut runs = Vec::new();
+    for plan in plans {
+        if plan.targets.is_empty() {
+            continue;
+        }
+        let outcome = run_plan(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
+        runs.push((plan, outcome));
     }
-    .map_err(|e| Fail::Runtime(e.to_string()))?;
 
-    let (hosts, timed_out) = host_reports(&plan, &outcome, &db, &opts, info.start);
+    let (hosts, timed_out) = host_reports(&targets, discovery.as_ref(), &runs, &db, &opts, start);
     for addr in &timed_out {
         eprintln!("vigie: skipping host {addr}: --host-timeout reached before its scan finished");
     }
@@ -145,6 +147,66 @@ fn run() -> Result<ExitCode, Fail> {
     };
     out.write(|s| s.finish(&info, &stats))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scans a run makes, in order: at most one TCP type, then UDP.
+fn scan_types(opts: &args::Options) -> Result<Vec<Technique>, Fail> {
+    let raw_ok = vigie_netio::caps::has_net_raw();
+    let tcp = match opts.technique {
+        Some(t) if t.is_raw() && !raw_ok => {
+            return Err(Fail::Runtime(format!(
+                "{} needs raw sockets (CAP_NET_RAW; run as root), or use -sT",
+                scan_flag(t)
+            )))
+        }
+        Some(t) => Some(t),
+        None if opts.ping_only => None,
+        None if opts.udp && opts.scanflags.is_none() => None,
+        None if opts.scanflags.is_some() && !raw_ok => {
+            return Err(Fail::Runtime(
+                "--scanflags needs raw sockets (CAP_NET_RAW; run as root)".into(),
+            ))
+        }
+        None if raw_ok => Some(Technique::Syn),
+        None => {
+            eprintln!("vigie: no raw-socket privilege (CAP_NET_RAW): using a connect scan (-sT)");
+            Some(Technique::Connect)
+        }
+    };
+    let mut scans: Vec<Technique> = tcp.into_iter().collect();
+    if opts.udp {
+        if !raw_ok {
+            return Err(Fail::Runtime(
+                "-sU needs raw sockets (CAP_NET_RAW; run as root)".into(),
+            ));
+        }
+        scans.push(Technique::Udp);
+    }
+    Ok(scans)
+}
+
+/// Run one plan with the driver its technique needs.
+fn run_plan(plan: &Plan) -> Result<Outcome, vigie_engine::EngineError> {
+    match plan.technique {
+        Technique::Connect => vigie_engine::connect::run(plan),
+        Technique::Udp => Err(vigie_engine::EngineError::Io(io::Error::other(
+            "UDP scanning is not supported yet",
+        ))),
+        _ => vigie_engine::raw::run(plan),
+    }
+}
+
+/// What host discovery found: the live targets and why each is up.
+struct Discovery {
+    live: TargetSet,
+    status: HashMap<IpAddr, HostStatus>,
+}
+
+/// Host discovery before the port scan; `None` when it does not run (`-Pn`,
+/// or not implemented yet: every target is then port-scanned and a host is
+/// up when anything answered).
+fn discover(_targets: &TargetSet, _opts: &args::Options) -> Result<Option<Discovery>, Fail> {
+    Ok(None)
 }
 
 /// The command-line flag that picks a technique.
@@ -191,7 +253,6 @@ fn flag_names(f: TcpFlags) -> String {
 /// with one line rather than silently ignored.
 fn refuse_unimplemented(opts: &args::Options) -> Result<(), Fail> {
     let pending = [
-        (opts.udp, "-sU (UDP scan)"),
         (opts.ping_only, "-sn (host discovery only)"),
         (opts.ping_echo, "-PE (ICMP echo ping)"),
         (opts.ping_timestamp, "-PP (ICMP timestamp ping)"),
@@ -260,26 +321,44 @@ fn load_services(opts: &args::Options) -> Result<ServiceDb, Fail> {
         .unwrap_or_else(ServiceDb::builtin))
 }
 
-fn port_list(opts: &args::Options, db: &ServiceDb) -> Result<PortList, Fail> {
+/// The port list of each scan, from -p / -F / --top-ports / the default.
+fn port_lists(
+    opts: &args::Options,
+    db: &ServiceDb,
+    scans: &[Technique],
+) -> Result<Vec<PortList>, Fail> {
     if opts.ports.is_some() && (opts.fast || opts.top_ports.is_some()) {
         return Err(usage("-p cannot be combined with -F or --top-ports"));
     }
     if opts.fast && opts.top_ports.is_some() {
         return Err(usage("-F cannot be combined with --top-ports"));
     }
-    let list = if let Some(spec) = &opts.ports {
-        parse_ports(spec, db).map_err(|e| usage(e.to_string()))?.tcp
-    } else if opts.fast {
-        db.top(100, Proto::Tcp)
-    } else {
-        db.top(opts.top_ports.unwrap_or(1000), Proto::Tcp)
+    let spec = match &opts.ports {
+        Some(s) => Some(parse_ports(s, db).map_err(|e| usage(e.to_string()))?),
+        None => None,
     };
-    if list.is_empty() {
-        return Err(usage(
-            "no TCP ports to scan (UDP scanning is not supported yet)",
-        ));
+    let mut lists = Vec::new();
+    for t in scans {
+        let proto = t.proto();
+        let list = match &spec {
+            Some(spec) if proto == Proto::Udp => spec.udp.clone(),
+            Some(spec) => spec.tcp.clone(),
+            None if opts.fast => db.top(100, proto),
+            None => db.top(opts.top_ports.unwrap_or(1000), proto),
+        };
+        if list.is_empty() {
+            let (p, flag) = if proto == Proto::Udp {
+                ("UDP", "U:")
+            } else {
+                ("TCP", "T:")
+            };
+            return Err(usage(format!(
+                "no {p} ports to scan: -p gives none (use {flag} to name {p} ports)"
+            )));
+        }
+        lists.push(list);
     }
-    Ok(list)
+    Ok(lists)
 }
 
 fn read_list(path: &Path) -> Result<String, Fail> {
@@ -456,32 +535,57 @@ fn reverse_names(addrs: &[IpAddr]) -> Vec<Option<String>> {
 }
 
 fn host_reports(
-    plan: &Plan,
-    outcome: &Outcome,
+    targets: &TargetSet,
+    discovery: Option<&Discovery>,
+    runs: &[(Plan, Outcome)],
     db: &ServiceDb,
     opts: &args::Options,
     start: SystemTime,
 ) -> (Vec<HostReport>, Vec<IpAddr>) {
     let end = SystemTime::now();
+    let srtt = runs.iter().find_map(|(_, o)| o.srtt);
+    let rttvar = runs.iter().find_map(|(_, o)| o.rttvar);
+    let timeout = runs.iter().map(|(_, o)| o.timeout).max();
     let mut hosts = Vec::new();
     let mut timed_out = Vec::new();
-    for h in 0..outcome.results.hosts() {
-        let Some(addr) = plan.targets.get(h) else {
-            continue;
-        };
-        let cells = outcome.results.host(h);
-        if cells.iter().any(|c| c.is_empty()) {
+    for h in 0..targets.len() as u64 {
+        let Some(addr) = targets.get(h) else { continue };
+        let mut ports = Vec::new();
+        let mut first_reply: Option<Cell> = None;
+        let mut unfinished = false;
+        for (plan, outcome) in runs {
+            let Some(i) = plan.targets.index_of(addr) else {
+                continue;
+            };
+            let cells = outcome.results.host(i);
             // Only a --host-timeout leaves verdicts missing.
+            unfinished |= cells.iter().any(|c| c.is_empty());
+            let proto = plan.technique.proto();
+            first_reply = first_reply.or(cells
+                .iter()
+                .copied()
+                .find(|c| !c.is_empty() && !c.is_silence()));
+            ports.extend(plan.ports.iter().zip(cells).map(|(port, c)| PortResult {
+                proto,
+                port,
+                state: c.state().unwrap_or(PortState::Filtered),
+                reason: c.reason().unwrap_or(Reason::NoResponse),
+                ttl: c.ttl(),
+                service: db.name(port, proto).map(str::to_owned),
+            }));
+        }
+        if unfinished {
             timed_out.push(addr);
             continue;
         }
-        let first_reply = cells.iter().find(|c| !c.is_empty() && !c.is_silence());
         let status = if opts.no_ping {
             HostStatus {
                 up: true,
                 reason: Reason::UserSet,
                 ttl: 0,
             }
+        } else if let Some(st) = discovery.and_then(|d| d.status.get(&addr)) {
+            *st
         } else if let Some(c) = first_reply {
             let reason = if addr.is_loopback() {
                 Reason::Localhost
@@ -500,30 +604,18 @@ fn host_reports(
                 ttl: 0,
             }
         };
-        let ports = plan
-            .ports
-            .iter()
-            .zip(cells)
-            .map(|(port, c)| PortResult {
-                proto: Proto::Tcp,
-                port,
-                state: c.state().unwrap_or(PortState::Filtered),
-                reason: c.reason().unwrap_or(Reason::NoResponse),
-                ttl: c.ttl(),
-                service: db.name(port, Proto::Tcp).map(str::to_owned),
-            })
-            .collect();
+        ports.sort_by_key(|p| (p.proto, p.port));
         hosts.push(HostReport {
             addr,
             hostname: None,
-            latency: if status.up { outcome.srtt } else { None },
+            latency: if status.up { srtt } else { None },
             status,
             start,
             end,
             ports,
-            srtt: outcome.srtt,
-            rttvar: outcome.rttvar,
-            timeout: Some(outcome.timeout),
+            srtt,
+            rttvar,
+            timeout,
         });
     }
     if !opts.no_dns {

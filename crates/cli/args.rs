@@ -159,6 +159,13 @@ TARGET SPECIFICATION:
   --exclude <host1[,host2,...]>: leave these hosts or networks out
   --excludefile <file>: leave out the hosts or networks listed in a file
   -Pn: skip host discovery, report every target as up
+  -sn: host discovery only (a ping sweep), no port scan
+  -PE / -PP / -PM: ICMP echo, timestamp, address mask ping
+  -PS[ports] / -PA[ports] / -PU[ports]: TCP SYN (80), TCP ACK (80), UDP (40125) ping
+  -PR: ARP ping (IPv4) / neighbour solicitation (IPv6), for targets on a local segment
+  --disable-arp-ping: no ARP / ND, even for targets on a local segment
+  Default discovery (as root): ARP/ND on a local segment, otherwise ICMP echo,
+  SYN to 443, ACK to 80 and ICMP timestamp; without privilege: connect to 80, 443
   -n: never do reverse DNS lookups
   -R: look up the names of every target, even the hosts that are down
   -6: scan IPv6 addresses (names resolve to their IPv6 address)
@@ -188,6 +195,13 @@ SCAN TECHNIQUES:
   --scanflags <flags>: send these TCP flags instead (names run together,
       e.g. SYNFIN, URGPSHFIN, or a number 0-511); replies are read as the
       scan type says (-sF, -sA, ...; SYN by default)
+  -sU: UDP scan, alone or next to one TCP type (-p T:...,U:...). Services
+      that ignore an empty datagram get a real request (DNS, NTP, SNMP,
+      NetBIOS, SSDP, RPC, IKE, TFTP, memcached, SIP, mDNS). UDP reply: open;
+      ICMP port unreachable: closed; other unreachables: filtered; silence
+      while the target could still send ICMP errors: open|filtered. Exact
+      under ICMP rate limiting (about 1 closed port per second on Linux);
+      open ports are printed as found; progress on stderr on a terminal.
 
 TIMING:
   Times are numbers of seconds or carry a unit: 500ms, 30s, 5m, 2h
@@ -195,6 +209,7 @@ TIMING:
       sneaky, polite, normal, aggressive, insane
   --min-rate <n>: send at least n packets per second
   --max-rate <n>: send at most n packets per second
+  --rate <n>: send exactly n packets per second
   --max-retries <n>: resend an unanswered probe at most n times
   --host-timeout <time>: give up on a host after this long
   --initial-rtt-timeout <time>: the probe timeout to start with
@@ -215,6 +230,11 @@ OUTPUT:
 
 MISC:
   --seed <n>: the seed of the scan order (the same seed, the same order)
+  --shard <i/N>: scan only part i (0 to N-1) of N; needs --seed. The parts
+      of one seed are disjoint and together make the whole scan
+  --resume <file>: finish a scan interrupted by Ctrl-C or SIGTERM (which
+      writes vigie-resume.json in the current directory)
+  vigie merge <file.jsonl>...: join the -oJ outputs of shards into one
   -h, --help: print this help
   -V, --version: print the version
 

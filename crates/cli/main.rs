@@ -1,6 +1,7 @@
 //! vigie: nmap-spelled flags → a scan plan → the engine → the sinks.
 
 mod args;
+mod resume;
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -61,7 +62,17 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, Fail> {
-    let opts = match args::parse(std::env::args_os().collect()).map_err(|e| usage(e.0))? {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "merge") {
+        let files: Vec<String> = argv[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        resume::merge(&files, &mut io::stdout().lock()).map_err(usage)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let resumed = load_resume(&mut argv)?;
+    let opts = match args::parse(argv).map_err(|e| usage(e.0))? {
         args::Command::Help(text) => {
             print_and_exit(&text);
             return Ok(ExitCode::SUCCESS);
@@ -80,11 +91,29 @@ fn run() -> Result<ExitCode, Fail> {
     let ports = port_lists(&opts, &db, &scans)?;
 
     let timing = timing(&opts);
-    let seed = opts
-        .seed
+    if opts.shard.is_some() && opts.seed.is_none() && resumed.is_none() {
+        return Err(usage(
+            "--shard needs --seed: every shard of a scan must use the same seed",
+        ));
+    }
+    let seed = resumed
+        .as_ref()
+        .map(|r| r.seed)
+        .or(opts.seed)
         .unwrap_or_else(|| RandomState::new().build_hasher().finish());
 
     let mut sinks = open_sinks(&opts)?;
+    UDP_STREAM.store(
+        [
+            &opts.out_normal,
+            &opts.out_xml,
+            &opts.out_grep,
+            &opts.out_json,
+        ]
+        .iter()
+        .all(|o| o.as_deref() != Some("-")),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let started = Instant::now();
     let start = SystemTime::now();
 
@@ -100,6 +129,13 @@ fn run() -> Result<ExitCode, Fail> {
             .map_err(|e| usage(e.to_string()))?;
         if technique.proto() == Proto::Tcp {
             plan.scanflags = opts.scanflags.map(TcpFlags);
+        }
+        plan.shard = opts.shard.unwrap_or((0, 1));
+        if let Some(r) = &resumed {
+            if let Some((at, cells)) = r.plans.get(plans.len()) {
+                plan.resume_from = at.unwrap_or(u64::MAX);
+                plan.prior = cells.clone();
+            }
         }
         plans.push(plan);
     }
@@ -121,15 +157,24 @@ fn run() -> Result<ExitCode, Fail> {
     let mut out = Output::new(&mut sinks);
     out.write(|s| s.begin(&info))?;
 
+    install_stop_handler();
     let mut runs = Vec::new();
     for plan in plans {
         if plan.targets.is_empty() {
             continue;
         }
+        if vigie_engine::stop_requested() {
+            break;
+        }
         let outcome = run_plan(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
         runs.push((plan, outcome));
     }
 
+    let interrupted =
+        vigie_engine::stop_requested() || runs.iter().any(|(_, o)| o.results.resume_at().is_some());
+    if interrupted {
+        save_resume(seed, &runs)?;
+    }
     let (hosts, timed_out) = host_reports(&targets, discovery.as_ref(), &runs, &db, &opts, start);
     for addr in &timed_out {
         eprintln!("vigie: skipping host {addr}: --host-timeout reached before its scan finished");
@@ -146,7 +191,67 @@ fn run() -> Result<ExitCode, Fail> {
         hosts_total: (hosts.len() + timed_out.len()) as u64,
     };
     out.write(|s| s.finish(&info, &stats))?;
+    if interrupted {
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C / SIGTERM: the scan stops sending, collects the replies in
+/// flight and writes what it knows; a second one exits at once.
+fn install_stop_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if vigie_engine::stop_requested() {
+            std::process::exit(130);
+        }
+        vigie_engine::request_stop();
+    });
+}
+
+/// `--resume FILE`: the run's arguments and seed come from the file.
+fn load_resume(argv: &mut Vec<std::ffi::OsString>) -> Result<Option<resume::ResumeState>, Fail> {
+    let mut file = None;
+    for (i, a) in argv.iter().enumerate().skip(1) {
+        let a = a.to_string_lossy();
+        if a == "--resume" {
+            file = Some(
+                argv.get(i + 1)
+                    .ok_or_else(|| usage("--resume needs a file"))?
+                    .clone(),
+            );
+        } else if let Some(f) = a.strip_prefix("--resume=") {
+            file = Some(f.into());
+        }
+    }
+    let Some(file) = file else { return Ok(None) };
+    let path = Path::new(&file);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read resume file {}: {e}", path.display())))?;
+    let state = resume::ResumeState::from_json(&text)
+        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    argv.truncate(1);
+    argv.extend(state.args.iter().map(Into::into));
+    Ok(Some(state))
+}
+
+/// After an interrupted run: save what is known and where to go on.
+fn save_resume(seed: u64, runs: &[(Plan, Outcome)]) -> Result<(), Fail> {
+    let state = resume::ResumeState {
+        args: std::env::args().skip(1).collect(),
+        seed,
+        plans: runs
+            .iter()
+            .map(|(_, o)| (o.results.resume_at(), o.results.known().collect()))
+            .collect(),
+    };
+    let path = Path::new(resume::RESUME_FILE);
+    resume::write_resume(path, &state)
+        .map_err(|e| Fail::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    eprintln!(
+        "vigie: interrupted; finish the scan with: vigie --resume {}",
+        path.display()
+    );
+    Ok(())
 }
 
 /// The scans a run makes, in order: at most one TCP type, then UDP.
@@ -189,24 +294,201 @@ fn scan_types(opts: &args::Options) -> Result<Vec<Technique>, Fail> {
 fn run_plan(plan: &Plan) -> Result<Outcome, vigie_engine::EngineError> {
     match plan.technique {
         Technique::Connect => vigie_engine::connect::run(plan),
-        Technique::Udp => Err(vigie_engine::EngineError::Io(io::Error::other(
-            "UDP scanning is not supported yet",
-        ))),
+        Technique::Udp => run_udp(plan),
         _ => vigie_engine::raw::run(plan),
     }
+}
+
+/// Whether open UDP ports are announced on stdout as they are found: when
+/// the normal (human) output goes there, as nmap's does.
+static UDP_STREAM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-sU`: open ports are printed the moment their reply arrives ("Discovered
+/// open port 53/udp on 198.18.0.2"), long before the table; a progress line
+/// goes to stderr when it is a terminal.
+fn run_udp(plan: &Plan) -> Result<Outcome, vigie_engine::EngineError> {
+    let stream = UDP_STREAM.load(std::sync::atomic::Ordering::Relaxed);
+    let mut on_open = |addr: IpAddr, port: u16| {
+        if stream {
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "Discovered open port {port}/udp on {addr}");
+            let _ = out.flush();
+        }
+    };
+    vigie_engine::udp::run(
+        plan,
+        vigie_engine::udp::Hooks {
+            on_open: &mut on_open,
+            progress: vigie_engine::udp::Hooks::default_progress(),
+        },
+    )
 }
 
 /// What host discovery found: the live targets and why each is up.
 struct Discovery {
     live: TargetSet,
     status: HashMap<IpAddr, HostStatus>,
+    /// Hardware addresses of hosts found on the local segment.
+    mac: HashMap<IpAddr, [u8; 6]>,
+    /// Round-trip estimate of the sweep (the latency `-sn` prints).
+    srtt: Option<Duration>,
 }
 
-/// Host discovery before the port scan; `None` when it does not run (`-Pn`,
-/// or not implemented yet: every target is then port-scanned and a host is
-/// up when anything answered).
-fn discover(_targets: &TargetSet, _opts: &args::Options) -> Result<Option<Discovery>, Fail> {
-    Ok(None)
+/// Host discovery before the port scan; `None` with `-Pn` (every target is
+/// then port-scanned and reported up, user-set).
+///
+/// Privileged: ARP / neighbour solicitation for targets on a directly
+/// attached segment (unless `--disable-arp-ping`), and for the others the
+/// `-P*` probes given, or nmap's default set (ICMP echo, SYN to 443, ACK to
+/// 80, ICMP timestamp). Unprivileged: TCP connect to 80 and 443. Loopback
+/// targets are up without a probe (localhost-response), as in nmap.
+fn discover(targets: &TargetSet, opts: &args::Options) -> Result<Option<Discovery>, Fail> {
+    use vigie_scan::discovery::{default_probes, Probe};
+    if opts.no_ping {
+        return Ok(None);
+    }
+    let seed = opts
+        .seed
+        .unwrap_or_else(|| RandomState::new().build_hasher().finish());
+    let mut live: HashMap<IpAddr, HostStatus> = HashMap::new();
+    let mut mac = HashMap::new();
+    let (local, remote): (Vec<IpRange>, Vec<IpRange>) = targets
+        .ranges()
+        .iter()
+        .partition(|r| r.first().is_loopback() && r.last().is_loopback());
+    for r in &local {
+        let set = TargetSet::new(std::slice::from_ref(r), &[]);
+        for i in 0..set.len() as u64 {
+            if let Some(a) = set.get(i) {
+                live.insert(
+                    a,
+                    HostStatus {
+                        up: true,
+                        reason: Reason::Localhost,
+                        ttl: 0,
+                    },
+                );
+            }
+        }
+    }
+    let remote = TargetSet::new(&remote, &[]);
+    let mut srtt = None;
+    if !remote.is_empty() {
+        let timing = timing(opts);
+        if vigie_netio::caps::has_net_raw() {
+            let mut probes = Vec::new();
+            if opts.ping_echo {
+                probes.push(Probe::IcmpEcho);
+            }
+            for p in ping_ports(opts.ping_syn.as_deref(), "-PS")? {
+                probes.push(Probe::TcpSyn(p));
+            }
+            for p in ping_ports(opts.ping_ack.as_deref(), "-PA")? {
+                probes.push(Probe::TcpAck(p));
+            }
+            for p in ping_ports(opts.ping_udp.as_deref(), "-PU")? {
+                probes.push(Probe::Udp(p));
+            }
+            if opts.ping_timestamp {
+                probes.push(Probe::IcmpTimestamp);
+            }
+            if opts.ping_mask {
+                probes.push(Probe::IcmpMask);
+            }
+            if probes.is_empty() && !opts.ping_arp {
+                probes = default_probes();
+            }
+            let plan = vigie_engine::discover::PingPlan {
+                targets: remote,
+                probes,
+                link: !opts.disable_arp_ping,
+                seed,
+                keys: vigie_scan::cookie::Keys::new(seed ^ 0x7069_6e67, seed.rotate_left(17)),
+                timing,
+            };
+            let sweep =
+                vigie_engine::discover::run(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
+            srtt = sweep.srtt;
+            for (a, h) in sweep.up {
+                live.insert(
+                    a,
+                    HostStatus {
+                        up: true,
+                        reason: h.reason,
+                        ttl: h.ttl,
+                    },
+                );
+                if let Some(m) = h.mac {
+                    mac.insert(a, m);
+                }
+            }
+        } else {
+            // nmap's unprivileged ping: a connect to 80 and 443; refused
+            // counts as alive too.
+            let ports = vigie_scan::ports::PortList::from_ports(&[80, 443]);
+            let plan = Plan::new(Technique::Connect, remote, ports, seed, timing)
+                .map_err(|e| usage(e.to_string()))?;
+            let outcome =
+                vigie_engine::connect::run(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
+            srtt = outcome.srtt;
+            for h in 0..plan.targets.len() as u64 {
+                let Some(a) = plan.targets.get(h) else {
+                    continue;
+                };
+                if let Some(c) = outcome
+                    .results
+                    .host(h)
+                    .iter()
+                    .find(|c| !c.is_empty() && !c.is_silence())
+                {
+                    let reason = c.reason().unwrap_or(Reason::SynAck);
+                    live.insert(
+                        a,
+                        HostStatus {
+                            up: true,
+                            reason,
+                            ttl: 0,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let mut addrs: Vec<IpAddr> = live.keys().copied().collect();
+    addrs.sort();
+    let ranges: Vec<IpRange> = addrs.into_iter().map(IpRange::single).collect();
+    Ok(Some(Discovery {
+        live: TargetSet::new(&ranges, &[]),
+        status: live,
+        mac,
+        srtt,
+    }))
+}
+
+/// The port list of a `-PS` / `-PA` / `-PU` flag (`22,80,1000-1010`).
+fn ping_ports(spec: Option<&str>, flag: &str) -> Result<Vec<u16>, Fail> {
+    let Some(spec) = spec else {
+        return Ok(Vec::new());
+    };
+    let bad = || usage(format!("{flag}: bad port list \"{spec}\""));
+    let mut out = Vec::new();
+    for item in spec.split(',') {
+        let (a, b) = item.split_once('-').unwrap_or((item, item));
+        let a: u16 = a.trim().parse().map_err(|_| bad())?;
+        let b: u16 = b.trim().parse().map_err(|_| bad())?;
+        if a > b {
+            return Err(bad());
+        }
+        for p in a..=b {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.len() > 1024 {
+            return Err(usage(format!("{flag}: at most 1024 ping ports")));
+        }
+    }
+    Ok(out)
 }
 
 /// The command-line flag that picks a technique.
@@ -253,18 +535,7 @@ fn flag_names(f: TcpFlags) -> String {
 /// with one line rather than silently ignored.
 fn refuse_unimplemented(opts: &args::Options) -> Result<(), Fail> {
     let pending = [
-        (opts.ping_only, "-sn (host discovery only)"),
-        (opts.ping_echo, "-PE (ICMP echo ping)"),
-        (opts.ping_timestamp, "-PP (ICMP timestamp ping)"),
-        (opts.ping_mask, "-PM (ICMP address mask ping)"),
-        (opts.ping_syn.is_some(), "-PS (TCP SYN ping)"),
-        (opts.ping_ack.is_some(), "-PA (TCP ACK ping)"),
-        (opts.ping_udp.is_some(), "-PU (UDP ping)"),
-        (opts.ping_arp, "-PR (ARP ping)"),
-        (opts.disable_arp_ping, "--disable-arp-ping"),
         (!opts.dns_servers.is_empty(), "--dns-servers"),
-        (opts.shard.is_some(), "--shard"),
-        (opts.resume.is_some(), "--resume"),
         (opts.stats_every.is_some(), "--stats-every"),
     ];
     match pending.iter().find(|(given, _)| *given) {
@@ -444,11 +715,13 @@ fn timing(opts: &args::Options) -> Timing {
     }
     if let Some(d) = opts.min_rtt_timeout {
         t.min_rtt_timeout = d;
+        t.raw_min_rtt_timeout = d;
     }
     if let Some(d) = opts.max_rtt_timeout {
         t.max_rtt_timeout = d;
     }
     t.min_rtt_timeout = t.min_rtt_timeout.min(t.max_rtt_timeout);
+    t.raw_min_rtt_timeout = t.raw_min_rtt_timeout.min(t.max_rtt_timeout);
     t.initial_rtt_timeout = t
         .initial_rtt_timeout
         .clamp(t.min_rtt_timeout, t.max_rtt_timeout);
@@ -546,6 +819,7 @@ fn host_reports(
     let srtt = runs.iter().find_map(|(_, o)| o.srtt);
     let rttvar = runs.iter().find_map(|(_, o)| o.rttvar);
     let timeout = runs.iter().map(|(_, o)| o.timeout).max();
+    let scopes: Vec<vigie_engine::Scope> = runs.iter().map(|(p, _)| p.scope()).collect();
     let mut hosts = Vec::new();
     let mut timed_out = Vec::new();
     for h in 0..targets.len() as u64 {
@@ -553,11 +827,35 @@ fn host_reports(
         let mut ports = Vec::new();
         let mut first_reply: Option<Cell> = None;
         let mut unfinished = false;
-        for (plan, outcome) in runs {
+        for ((plan, outcome), scope) in runs.iter().zip(&scopes) {
             let Some(i) = plan.targets.index_of(addr) else {
                 continue;
             };
-            let cells = outcome.results.host(i);
+            // A shard reports its own probes; an interrupted run what it knows.
+            let interrupted = outcome.results.resume_at().is_some();
+            let base = i * plan.nports();
+            let keep: Vec<bool> = outcome
+                .results
+                .host(i)
+                .iter()
+                .enumerate()
+                .map(|(k, c)| scope.contains(base + k as u64) && !(interrupted && c.is_empty()))
+                .collect();
+            let cells: Vec<Cell> = outcome
+                .results
+                .host(i)
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| *c)
+                .collect();
+            let port_list: Vec<u16> = plan
+                .ports
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(p, _)| p)
+                .collect();
             // Only a --host-timeout leaves verdicts missing.
             unfinished |= cells.iter().any(|c| c.is_empty());
             let proto = plan.technique.proto();
@@ -565,17 +863,26 @@ fn host_reports(
                 .iter()
                 .copied()
                 .find(|c| !c.is_empty() && !c.is_silence()));
-            ports.extend(plan.ports.iter().zip(cells).map(|(port, c)| PortResult {
-                proto,
-                port,
-                state: c.state().unwrap_or(PortState::Filtered),
-                reason: c.reason().unwrap_or(Reason::NoResponse),
-                ttl: c.ttl(),
-                service: db.name(port, proto).map(str::to_owned),
-            }));
+            ports.extend(
+                port_list
+                    .into_iter()
+                    .zip(cells)
+                    .map(|(port, c)| PortResult {
+                        proto,
+                        port,
+                        state: c.state().unwrap_or(PortState::Filtered),
+                        reason: c.reason().unwrap_or(Reason::NoResponse),
+                        ttl: c.ttl(),
+                        service: db.name(port, proto).map(str::to_owned),
+                    }),
+            );
         }
         if unfinished {
             timed_out.push(addr);
+            continue;
+        }
+        if ports.is_empty() && !runs.is_empty() && runs.iter().all(|(p, _)| p.shard != (0, 1)) {
+            // None of this host's probes fell in the shard.
             continue;
         }
         let status = if opts.no_ping {
@@ -608,7 +915,12 @@ fn host_reports(
         hosts.push(HostReport {
             addr,
             hostname: None,
-            latency: if status.up { srtt } else { None },
+            mac: discovery.and_then(|d| d.mac.get(&addr).copied()),
+            latency: if status.up {
+                srtt.or(discovery.and_then(|d| d.srtt))
+            } else {
+                None
+            },
             status,
             start,
             end,

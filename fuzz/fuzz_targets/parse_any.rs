@@ -6,11 +6,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use vigie_wire::arp::{self, ArpRepr};
 use vigie_wire::ethernet::{EthernetRepr, Frame};
 use vigie_wire::icmpv4::{self, Icmpv4Repr};
 use vigie_wire::icmpv6::{self, Icmpv6Repr};
 use vigie_wire::ipv4::{self, Ipv4Repr};
 use vigie_wire::ipv6::{self, Ipv6Repr};
+use vigie_wire::ndisc::{self, NdiscRepr};
 use vigie_wire::tcp::{self, TcpRepr};
 use vigie_wire::udp::{self, UdpRepr};
 use vigie_wire::{checksum, summarize};
@@ -105,5 +107,29 @@ fuzz_target!(|data: &[u8]| {
         );
         let _ = (p.rest(), p.data().len(), p.verify_checksum(&A6, &A6));
         let _ = Icmpv6Repr::parse(&p);
+    }
+    if let Ok(p) = arp::Packet::new_checked(data) {
+        let _ = (p.hardware_type(), p.protocol_type(), p.operation());
+        let _ = (p.sender_hardware_addr(), p.sender_protocol_addr());
+        let _ = (p.target_hardware_addr(), p.target_protocol_addr());
+        if let Ok(r) = ArpRepr::parse(&p) {
+            let mut buf = [0u8; arp::PACKET_LEN];
+            r.emit(&mut arp::Packet::new_unchecked(&mut buf[..]));
+            assert_eq!(ArpRepr::parse(&arp::Packet::new_unchecked(&buf[..])), Ok(r));
+        }
+    }
+    for o in ndisc::options(data) {
+        if let Ok((_, body)) = o {
+            assert!(body.len() <= data.len());
+        }
+    }
+    if let Ok(r) = NdiscRepr::parse(data) {
+        let mut buf = [0u8; ndisc::FIXED_LEN + 8];
+        r.emit(&mut buf[..r.buffer_len()]);
+        let back = NdiscRepr::parse(&buf[..r.buffer_len()]).unwrap();
+        assert_eq!(
+            (back.msg_type, back.target, back.lladdr),
+            (r.msg_type, r.target, r.lladdr)
+        );
     }
 });

@@ -2,6 +2,7 @@
 //! needed. Runs on tokio with bounded concurrency, in permutation order.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,19 +45,36 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
     let total = plan.total();
     let perm = plan.permutation();
     let mut results = Results::new(total, plan.nports());
+    for &(value, cell) in &plan.prior {
+        results.record_reply(value, cell);
+    }
     let limit = Arc::new(Semaphore::new(parallelism));
     let attempt_timeout = plan.timing.initial_rtt_timeout.max(MIN_ATTEMPT);
+    // IPv4 attempts follow the measured RTT (clamped to the timing's
+    // bounds) once samples exist; IPv6 attempts keep MIN_ATTEMPT, see there.
+    let v4_timeout = Arc::new(AtomicU64::new(
+        plan.timing.initial_rtt_timeout.as_micros() as u64
+    ));
+    let (min_rto, max_rto) = (plan.timing.min_rtt_timeout, plan.timing.max_rtt_timeout);
     let attempts = 1 + u32::from(plan.timing.max_retries.min(1));
     let mut tasks = JoinSet::new();
     let mut rtt = RttEstimator::default();
 
+    let shared = Arc::clone(&v4_timeout);
     let mut record = |results: &mut Results, (value, cell, took): (u64, Cell, Option<Duration>)| {
         results.record_reply(value, cell);
         if let Some(d) = took {
             rtt.sample(d);
+            let rto = rtt.rto().clamp(min_rto, max_rto);
+            shared.store(rto.as_micros() as u64, Ordering::Relaxed);
         }
     };
-    for i in 0..total {
+    for i in plan.index_range() {
+        if crate::stop_requested() {
+            // Every index below `i` is out; its connection finishes below.
+            results.set_resume_at(i);
+            break;
+        }
         let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
             break;
         };
@@ -64,8 +82,13 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
         let Some((addr, port)) = plan.probe(value) else {
             continue;
         };
+        let timeout = if addr.is_ipv4() {
+            Timeout::Adaptive(Arc::clone(&v4_timeout))
+        } else {
+            Timeout::Fixed(attempt_timeout)
+        };
         tasks.spawn(async move {
-            let (cell, took) = probe(addr, port, attempt_timeout, attempts).await;
+            let (cell, took) = probe(addr, port, timeout, attempts).await;
             drop(permit);
             (value, cell, took)
         });
@@ -101,11 +124,27 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
     }
 }
 
+/// How long one connect attempt may take.
+enum Timeout {
+    Fixed(Duration),
+    /// The scan's current RTT-based timeout, in microseconds.
+    Adaptive(Arc<AtomicU64>),
+}
+
+impl Timeout {
+    fn get(&self) -> Duration {
+        match self {
+            Timeout::Fixed(d) => *d,
+            Timeout::Adaptive(us) => Duration::from_micros(us.load(Ordering::Relaxed)),
+        }
+    }
+}
+
 /// One port: connect, up to `attempts` times while it times out.
 async fn probe(
     addr: IpAddr,
     port: u16,
-    timeout: Duration,
+    timeout: Timeout,
     attempts: u32,
 ) -> (Cell, Option<Duration>) {
     let target = SocketAddr::new(addr, port);
@@ -132,7 +171,7 @@ async fn probe(
         // Close with RST: no TIME_WAIT left behind on either side.
         let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
         let start = Instant::now();
-        match tokio::time::timeout(timeout, socket.connect(target)).await {
+        match tokio::time::timeout(timeout.get(), socket.connect(target)).await {
             Ok(Ok(stream)) => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 outcome = ConnectOutcome::Connected;

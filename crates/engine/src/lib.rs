@@ -13,12 +13,29 @@
 #![forbid(unsafe_code)]
 
 pub mod connect;
+pub mod discover;
 mod pace;
 pub mod plan;
 pub mod raw;
 pub mod results;
+pub mod udp;
 
-pub use plan::{Plan, Timing};
+pub use plan::{Plan, Scope, Timing};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ask every running scan to stop sending, collect the replies in flight
+/// and return what it knows (SIGINT / SIGTERM).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Has [`request_stop`] been called?
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
 pub use results::{Cell, Results};
 
 use std::time::Duration;

@@ -1,17 +1,18 @@
 //! The immutable scan plan shared by every engine thread.
 
 use std::net::IpAddr;
+use std::ops::Range;
 use std::time::Duration;
 
 use vigie_scan::cookie::Keys;
-use vigie_scan::perm::Permutation;
+use vigie_scan::perm::{shard_range, Permutation};
 use vigie_scan::ports::PortList;
 use vigie_scan::targets::TargetSet;
 use vigie_scan::tracker::TrackerConfig;
 use vigie_scan::Technique;
 use vigie_wire::tcp::TcpFlags;
 
-use crate::EngineError;
+use crate::{Cell, EngineError};
 
 /// Concrete timing numbers (what `-T0`..`-T5` and the rtt/retry/rate flags
 /// resolve to).
@@ -21,6 +22,11 @@ pub struct Timing {
     pub min_rtt_timeout: Duration,
     pub max_rtt_timeout: Duration,
     pub max_retries: u8,
+    /// The floor the raw TCP driver uses instead of `min_rtt_timeout`
+    /// unless `--min-rtt-timeout` is given: its replies are read from the
+    /// packet ring as they land, so on a fast path (measured RTT far below
+    /// it) 50 ms is still hundreds of RTTs.
+    pub raw_min_rtt_timeout: Duration,
     /// Packets per second ceiling (`--max-rate`); `None` = as fast as the
     /// windows allow.
     pub max_rate: Option<f64>,
@@ -28,6 +34,9 @@ pub struct Timing {
     pub min_rate: Option<f64>,
     /// Connect-scan concurrency.
     pub parallelism: usize,
+    /// Retries follow the loss seen, up to `max_retries` (unless the user
+    /// fixed `--max-retries`).
+    pub adaptive_retries: bool,
     /// Give up on hosts not finished after this long (`--host-timeout`).
     /// Every host of a run is scanned at once, interleaved, so this is a
     /// deadline for the whole run; hosts left unfinished are reported as
@@ -43,18 +52,20 @@ impl Timing {
             0 => (ms(5000), ms(100), ms(10_000), 10, Some(0.2), 1),
             1 => (ms(5000), ms(100), ms(10_000), 10, Some(2.0), 1),
             2 => (ms(1000), ms(100), ms(10_000), 10, Some(50.0), 16),
-            3 => (ms(1000), ms(100), ms(10_000), 3, None, 1024),
-            4 => (ms(500), ms(100), ms(1250), 3, None, 2048),
+            3 => (ms(1000), ms(100), ms(10_000), 10, None, 1024),
+            4 => (ms(500), ms(100), ms(1250), 6, None, 2048),
             _ => (ms(250), ms(50), ms(300), 2, None, 4096),
         };
         Timing {
             initial_rtt_timeout: initial,
             min_rtt_timeout: min,
+            raw_min_rtt_timeout: min.min(ms(50)),
             max_rtt_timeout: max,
             max_retries: retries,
             max_rate: rate,
             min_rate: None,
             parallelism: par,
+            adaptive_retries: true,
             host_timeout: None,
         }
     }
@@ -65,6 +76,11 @@ impl Timing {
             initial_timeout: self.initial_rtt_timeout,
             min_timeout: self.min_rtt_timeout,
             max_timeout: self.max_rtt_timeout,
+            adaptive_retries: self.adaptive_retries,
+            // Up to 512 Ki probes awaiting their answer: at a million
+            // packets per second and a 250 ms timeout, the windows never
+            // hold the sender back; ~200 KB of bitmaps and stamps.
+            max_windows: 128,
             ..TrackerConfig::default()
         }
     }
@@ -88,6 +104,13 @@ pub struct Plan {
     pub seed: u64,
     pub keys: Keys,
     pub timing: Timing,
+    /// `--shard i/N`: this run covers block `i` of `N` of the permutation.
+    pub shard: (u64, u64),
+    /// `--resume`: permutation indices below this (within the shard) are
+    /// final already; their verdicts are in `prior`.
+    pub resume_from: u64,
+    /// Verdicts known before the run (from a resume file): (probe id, cell).
+    pub prior: Vec<(u64, Cell)>,
 }
 
 /// The largest scan one run handles (host × port probes).
@@ -114,6 +137,9 @@ impl Plan {
             seed,
             keys,
             timing,
+            shard: (0, 1),
+            resume_from: 0,
+            prior: Vec::new(),
         })
     }
 
@@ -138,6 +164,27 @@ impl Plan {
         Permutation::new(self.total(), self.seed)
     }
 
+    /// The permutation indices this run is responsible for: its shard.
+    pub fn shard_range(&self) -> Range<u64> {
+        shard_range(self.total(), self.shard.0, self.shard.1)
+    }
+
+    /// The indices still to scan: the shard, less what a resume file says
+    /// is final.
+    pub fn index_range(&self) -> Range<u64> {
+        let r = self.shard_range();
+        r.start.max(self.resume_from).min(r.end)..r.end
+    }
+
+    /// Which probe ids belong to this run's shard.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            perm: (self.shard != (0, 1)).then(|| self.permutation()),
+            range: self.shard_range(),
+            total: self.total(),
+        }
+    }
+
     /// Flat probe id → (host address, port).
     pub fn probe(&self, value: u64) -> Option<(IpAddr, u16)> {
         let n = self.nports();
@@ -151,6 +198,25 @@ impl Plan {
         let h = self.targets.index_of(addr)?;
         let p = self.ports.index_of(port)?;
         Some(h * self.nports() + u64::from(p))
+    }
+}
+
+/// The probe ids of one shard (see [`Plan::scope`]).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    perm: Option<Permutation>,
+    range: Range<u64>,
+    total: u64,
+}
+
+impl Scope {
+    /// Is probe `value` part of the shard?
+    pub fn contains(&self, value: u64) -> bool {
+        value < self.total
+            && match &self.perm {
+                None => true,
+                Some(p) => self.range.contains(&p.index_of(value)),
+            }
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use vigie_netio::rx::{Receiver, RxConfig};
 use vigie_netio::tx::{RawSender, TxBatch};
+use vigie_netio::txring::{next_hop_v4, PacketSender};
 use vigie_scan::classify::{classify, Response};
 use vigie_scan::targets::IpRange;
 use vigie_scan::tracker::{Event, Tracker};
@@ -34,7 +35,7 @@ use crate::results::{Cell, Results};
 use crate::{EngineError, Outcome};
 
 /// Probes per `sendmmsg`.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 /// What nmap's TCP probes carry: a small window and, on SYNs, an MSS option.
 const PROBE_WINDOW: u16 = 1024;
 const PROBE_MSS: u16 = 1460;
@@ -97,6 +98,57 @@ impl Templates {
         }?;
         Some((t, *src))
     }
+}
+
+/// The send path: `AF_PACKET` straight to the next hop when every target
+/// shares one IPv4 next hop with a known MAC, else the raw IP socket.
+enum Sender {
+    Packet(PacketSender),
+    Raw(RawSender),
+}
+
+impl Sender {
+    fn for_plan(plan: &Plan) -> Result<Sender, EngineError> {
+        if std::env::var_os("VIGIE_RAW_SOCKET").is_none() {
+            if let Some(hop) = single_next_hop(plan) {
+                if let Ok(s) = PacketSender::new(hop.0, hop.1) {
+                    return Ok(Sender::Packet(s));
+                }
+            }
+        }
+        RawSender::new()
+            .map(Sender::Raw)
+            .map_err(|source| EngineError::Setup {
+                what: "cannot open a raw socket",
+                source,
+            })
+    }
+
+    fn send(&mut self, batch: &TxBatch) -> std::io::Result<usize> {
+        match self {
+            Sender::Packet(s) => s.send(batch),
+            Sender::Raw(s) => s.send(batch),
+        }
+    }
+}
+
+fn single_next_hop(plan: &Plan) -> Option<(u32, [u8; 6])> {
+    let mut hop = None;
+    for r in plan.targets.ranges() {
+        let IpRange::V4 { start, end } = r else {
+            return None;
+        };
+        let h = next_hop_v4(
+            std::net::Ipv4Addr::from(*start),
+            std::net::Ipv4Addr::from(*end),
+            Duration::from_millis(200),
+        )?;
+        if hop.is_some_and(|x| x != h) {
+            return None;
+        }
+        hop = Some(h);
+    }
+    hop
 }
 
 /// Validate and classify one received packet (L3 bytes).
@@ -194,10 +246,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         what: "cannot open the packet receive ring (AF_PACKET)",
         source,
     })?;
-    let mut sender = RawSender::new().map_err(|source| EngineError::Setup {
-        what: "cannot open a raw socket",
-        source,
-    })?;
+    let mut sender = Sender::for_plan(&plan)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (verdict_tx, verdicts) = mpsc::channel();
@@ -239,7 +288,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
 fn control_loop(
     plan: &Plan,
     templates: &Templates,
-    sender: &mut RawSender,
+    sender: &mut Sender,
     verdicts: &mpsc::Receiver<Vec<Verdict>>,
 ) -> Result<(Results, Tracker), EngineError> {
     let total = plan.total();
@@ -248,7 +297,14 @@ fn control_loop(
         .unwrap_or((PortState::Filtered, Reason::NoResponse));
     let silence = Cell::new(state, reason, 0);
     let mut results = Results::new(total, plan.nports());
-    let mut tracker = Tracker::new(plan.permutation(), 0..total, plan.timing.tracker_config());
+    for &(value, cell) in &plan.prior {
+        results.record_reply(value, cell);
+    }
+    let mut cfg = plan.timing.tracker_config();
+    cfg.min_timeout = plan.timing.raw_min_rtt_timeout;
+    let mut tracker = Tracker::new(plan.permutation(), plan.index_range(), cfg);
+    // After a stop request: when waiting for replies in flight ends.
+    let mut stopping: Option<Instant> = None;
     let mut pacer = Pacer::new(plan.timing.max_rate, BATCH, Instant::now());
     let mut batch = TxBatch::new(BATCH);
     let mut ident = plan.seed as u16;
@@ -277,6 +333,23 @@ fn control_loop(
         }
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) {
             return Ok((results, tracker));
+        }
+        if crate::stop_requested() {
+            // Stop sending; give the probes in flight one timeout to answer.
+            let end = *stopping.get_or_insert_with(|| now + tracker.stats().timeout);
+            if now >= end {
+                results.set_resume_at(tracker.low_watermark());
+                return Ok((results, tracker));
+            }
+            match verdicts.recv_timeout(end.saturating_duration_since(now)) {
+                Ok(b) => apply(&mut results, &mut tracker, Instant::now(), b),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    results.set_resume_at(tracker.low_watermark());
+                    return Ok((results, tracker));
+                }
+            }
+            continue;
         }
 
         let allowed = pacer.allowance(now);

@@ -61,6 +61,9 @@ pub enum Reading {
     Window,
 }
 
+pub mod sweep;
+pub mod udp;
+
 /// TCP flag bits, as on the wire.
 pub mod flags {
     pub const FIN: u16 = 0x01;

@@ -11,8 +11,10 @@
 #![cfg(target_os = "linux")]
 
 pub mod caps;
+pub mod link;
 pub mod netns;
 pub mod route;
 pub mod rx;
 mod sys;
 pub mod tx;
+pub mod txring;

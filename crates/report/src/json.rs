@@ -58,6 +58,8 @@ struct HostLine<'a> {
     kind: &'static str,
     addr: String,
     hostname: Option<&'a str>,
+    /// Hardware address (`2E:5F:11:AA:00:02`) when seen on the local segment.
+    mac: Option<String>,
     status: &'static str,
     reason: &'static str,
     reason_ttl: u8,
@@ -119,6 +121,7 @@ impl<W: Write> Sink for JsonLinesWriter<W> {
             kind: "host",
             addr: host.addr.to_string(),
             hostname: host.hostname.as_deref(),
+            mac: host.mac.as_ref().map(crate::mac_string),
             status: if host.status.up { "up" } else { "down" },
             reason: host.status.reason.as_str(),
             reason_ttl: host.status.ttl,
@@ -195,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            r#"{"type":"host","addr":"198.18.0.2","hostname":null,"status":"up","reason":"reset","reason_ttl":64,"latency_us":2,"start":1795237086,"end":1795237086,"srtt_us":2,"rttvar_us":1,"timeout_us":100000,"ports":[{"proto":"tcp","port":21,"state":"closed","reason":"reset","ttl":64,"service":null},{"proto":"tcp","port":22,"state":"open","reason":"syn-ack","ttl":64,"service":"ssh"}]}"#
+            r#"{"type":"host","addr":"198.18.0.2","hostname":null,"mac":null,"status":"up","reason":"reset","reason_ttl":64,"latency_us":2,"start":1795237086,"end":1795237086,"srtt_us":2,"rttvar_us":1,"timeout_us":100000,"ports":[{"proto":"tcp","port":21,"state":"closed","reason":"reset","ttl":64,"service":null},{"proto":"tcp","port":22,"state":"open","reason":"syn-ack","ttl":64,"service":"ssh"}]}"#
         );
         assert_eq!(
             lines[2],
@@ -218,5 +221,14 @@ mod tests {
         assert_eq!(vals[2]["latency_us"], Value::Null);
         assert_eq!(vals[2]["ports"], json!([]));
         assert_eq!(vals[3]["type"], json!("stats"));
+    }
+
+    #[test]
+    fn mac_is_written() {
+        let mut h = host_small();
+        h.mac = Some([0x2e, 0x5f, 0x11, 0xaa, 0x00, 0x0b]);
+        let text = render(&[h]);
+        let v: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(v["mac"], json!("2E:5F:11:AA:00:0B"));
     }
 }

@@ -83,6 +83,9 @@ pub struct PortResult {
 pub struct HostReport {
     pub addr: IpAddr,
     pub hostname: Option<String>,
+    /// The hardware address, when discovery saw the host on the local
+    /// segment (ARP / neighbour discovery).
+    pub mac: Option<[u8; 6]>,
     pub status: HostStatus,
     pub latency: Option<Duration>,
     pub start: SystemTime,
@@ -226,6 +229,14 @@ pub(crate) fn done_summary(stats: &RunStats) -> String {
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+/// A MAC address as nmap writes it: `2E:5F:11:AA:00:02`.
+pub fn mac_string(m: &[u8; 6]) -> String {
+    format!(
+        "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
 
 #[cfg(test)]
 mod tests {

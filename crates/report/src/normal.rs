@@ -129,8 +129,14 @@ fn write_host(out: &mut String, host: &HostReport, opts: &Options) {
         let secs = (unix_secs(host.end) - unix_secs(host.start)).max(0);
         let _ = writeln!(out, "Scanned at {} for {secs}s", second_stamp(host.start));
     }
+    let mac_line = host
+        .mac
+        .map(|m| format!("MAC Address: {} (Unknown)\n", crate::mac_string(&m)));
     if host.ports.is_empty() {
-        // host discovery only: nothing more, not even a blank line
+        // host discovery only: the MAC, then nothing more, not even a blank line
+        if let Some(l) = &mac_line {
+            out.push_str(l);
+        }
         return;
     }
 
@@ -206,6 +212,9 @@ fn write_host(out: &mut String, host: &HostReport, opts: &Options) {
         for r in &rows {
             line([&r[0], &r[1], &r[2], &r[3]]);
         }
+    }
+    if let Some(l) = &mac_line {
+        out.push_str(l);
     }
     out.push('\n');
 }
@@ -475,6 +484,29 @@ PORT   STATE  SERVICE REASON
         assert_eq!(
             out,
             "vigie scan report for 127.0.0.1\nHost is up (0.0000020s latency).\n"
+        );
+    }
+
+    #[test]
+    fn mac_line_as_nmap_prints_it() {
+        let mut h = host_small();
+        h.mac = Some([0x2e, 0x5f, 0x11, 0xaa, 0x00, 0x0b]);
+        h.ports.clear();
+        let mut out = String::new();
+        write_host(&mut out, &h, &Options::default());
+        assert_eq!(
+            out,
+            "vigie scan report for 127.0.0.1\nHost is up (0.0000020s latency).\n\
+             MAC Address: 2E:5F:11:AA:00:0B (Unknown)\n"
+        );
+        let mut h = host_small();
+        h.mac = Some([0x2e, 0x5f, 0x11, 0xaa, 0x00, 0x0b]);
+        h.ports.truncate(22);
+        let mut out = String::new();
+        write_host(&mut out, &h, &Options::default());
+        assert!(
+            out.ends_with(" ssh\nMAC Address: 2E:5F:11:AA:00:0B (Unknown)\n\n"),
+            "{out}"
         );
     }
 }

@@ -66,6 +66,7 @@ pub fn host_small() -> HostReport {
     HostReport {
         addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         hostname: None,
+        mac: None,
         status: HostStatus {
             up: true,
             reason: Reason::UserSet,
@@ -85,6 +86,7 @@ pub fn host_down() -> HostReport {
     HostReport {
         addr: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)),
         hostname: None,
+        mac: None,
         status: HostStatus {
             up: false,
             reason: Reason::NoResponse,

@@ -87,6 +87,11 @@ impl<W: Write> XmlWriter<W> {
         let addr = host.addr.to_string();
         self.empty("address", &[("addr", &addr), ("addrtype", addrtype)])?;
         self.nl()?;
+        if let Some(m) = &host.mac {
+            let mac = crate::mac_string(m);
+            self.empty("address", &[("addr", &mac), ("addrtype", "mac")])?;
+            self.nl()?;
+        }
         if !st.up {
             self.end("host")?;
             return self.nl();
@@ -417,6 +422,21 @@ mod tests {
             got.contains("as: vigie -&#45;reason -p T:1-1000,U:50-60 \"a&amp;b\" &lt;x&gt; -->")
         );
         assert!(got.contains("<hosts up=\"2\" down=\"1\" total=\"3\"/>"));
+    }
+
+    #[test]
+    fn mac_address_follows_the_ip_address() {
+        let (run, mut hosts, st) = rich_run();
+        hosts[0].mac = Some([0x2e, 0x5f, 0x11, 0xaa, 0x00, 0x0b]);
+        let got = render(Options::default(), &run, &hosts, &st);
+        assert!(
+            got.contains(&format!(
+                "<address addr=\"{}\" addrtype=\"{}\"/>\n<address addr=\"2E:5F:11:AA:00:0B\" addrtype=\"mac\"/>\n<hostnames>",
+                hosts[0].addr,
+                if hosts[0].addr.is_ipv4() { "ipv4" } else { "ipv6" }
+            )),
+            "{got}"
+        );
     }
 
     #[test]

@@ -7,12 +7,15 @@
 
 pub mod classify;
 pub mod cookie;
+pub mod discovery;
 pub mod model;
+pub mod payloads;
 pub mod perm;
 pub mod ports;
 pub mod rtt;
 pub mod services;
 pub mod targets;
 pub mod tracker;
+pub mod udppace;
 
 pub use model::{PortState, Proto, Reason, Technique};

@@ -192,10 +192,14 @@ pub enum Reason {
     NdResponse,
     Localhost,
     UserSet,
+    /// ICMP timestamp reply to a `-PP` ping.
+    TimestampReply,
+    /// ICMP address mask reply to a `-PM` ping.
+    MaskReply,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 21] = [
         Reason::SynAck,
         Reason::Reset,
         Reason::NoResponse,
@@ -215,6 +219,8 @@ impl Reason {
         Reason::NdResponse,
         Reason::Localhost,
         Reason::UserSet,
+        Reason::TimestampReply,
+        Reason::MaskReply,
     ];
 
     /// nmap's spelling (`reason="…"` in XML, `--reason` column).
@@ -238,6 +244,8 @@ impl Reason {
             Reason::NdResponse => "nd-response",
             Reason::Localhost => "localhost-response",
             Reason::UserSet => "user-set",
+            Reason::TimestampReply => "timestamp-reply",
+            Reason::MaskReply => "addressmask-reply",
         }
     }
 

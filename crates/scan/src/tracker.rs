@@ -44,6 +44,10 @@ pub struct TrackerConfig {
     pub initial_timeout: Duration,
     pub min_timeout: Duration,
     pub max_timeout: Duration,
+    /// Adapt the retries to the loss seen, as nmap does: one retry while
+    /// every reply answers a first send; once a reply answers the k-th
+    /// retransmission, k + 2 retries. `max_retries` stays the ceiling.
+    pub adaptive_retries: bool,
 }
 
 impl Default for TrackerConfig {
@@ -55,6 +59,7 @@ impl Default for TrackerConfig {
             initial_timeout: Duration::from_secs(1),
             min_timeout: Duration::from_millis(50),
             max_timeout: Duration::from_secs(10),
+            adaptive_retries: false,
         }
     }
 }
@@ -206,6 +211,8 @@ pub struct Tracker {
     retransmitted: u64,
     answered: u64,
     no_response: u64,
+    /// The highest attempt a reply has answered so far (loss evidence).
+    best_attempt: u8,
 }
 
 impl Tracker {
@@ -234,7 +241,28 @@ impl Tracker {
             retransmitted: 0,
             answered: 0,
             no_response: 0,
+            best_attempt: 0,
         }
+    }
+
+    /// The first permutation index whose probe is not final yet: every
+    /// index of the range below it is answered or reported silent (resume
+    /// from here).
+    pub fn low_watermark(&self) -> u64 {
+        self.windows.first().map_or(self.next, |w| w.start)
+    }
+
+    /// Retries a window gets now (see [`TrackerConfig::adaptive_retries`]).
+    pub fn retries_allowed(&self) -> u8 {
+        if !self.cfg.adaptive_retries {
+            return self.cfg.max_retries;
+        }
+        let want = if self.best_attempt == 0 {
+            1
+        } else {
+            self.best_attempt.saturating_add(2)
+        };
+        want.min(self.cfg.max_retries)
     }
 
     /// The next probe to send, if any may go now: retransmissions of
@@ -367,6 +395,7 @@ impl Tracker {
         w.slab.bits[(pos / 64) as usize] |= 1u64 << (pos % 64);
         w.answered += 1;
         self.answered += 1;
+        self.best_attempt = self.best_attempt.max(w.attempt);
         // Karn: a reply during a retransmission pass may answer any of
         // the sends, so only first-pass replies are timed.
         let sample =
@@ -411,7 +440,7 @@ impl Tracker {
     /// a retransmission pass, or, after the last retry, report its
     /// unanswered probes (see [`poll_event`](Self::poll_event)).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let max_retries = self.cfg.max_retries;
+        let max_retries = self.retries_allowed();
         for w in &mut self.windows {
             let Phase::Waiting { deadline } = w.phase else {
                 continue;
@@ -504,6 +533,7 @@ mod tests {
             initial_timeout: ms(100),
             min_timeout: ms(10),
             max_timeout: ms(1000),
+            adaptive_retries: false,
         }
     }
 
@@ -567,6 +597,55 @@ mod tests {
             now += ms(1);
         }
         panic!("simulation did not finish");
+    }
+
+    #[test]
+    fn adaptive_retries_follow_the_loss_seen() {
+        let n = 4000;
+        let mut c = cfg(128, 3, 10);
+        c.adaptive_retries = true;
+        // No loss, a few silent probes: one retry only.
+        let dropped: HashSet<u64> = (0..n).filter(|v| v % 100 == 7).collect();
+        let mut t = Tracker::new(Permutation::new(n, 1), 0..n, c.clone());
+        let run = simulate(&mut t, ms(5), 50, |v, _| dropped.contains(&v));
+        assert_eq!(t.retries_allowed(), 1);
+        for v in &dropped {
+            assert_eq!(run.sends[v], vec![0, 1]);
+        }
+        // A third of the first sends are lost, a ninth of the second ones:
+        // replies to attempt 1 allow 3 retries, replies to attempt 2 allow 4.
+        let mut t = Tracker::new(Permutation::new(n, 1), 0..n, c);
+        let run = simulate(&mut t, ms(5), 50, |v, a| {
+            dropped.contains(&v) || (a == 0 && v % 3 == 0) || (a == 1 && v % 9 == 0)
+        });
+        assert_eq!(t.retries_allowed(), 4);
+        let reported: HashSet<u64> = run.no_response.iter().copied().collect();
+        assert_eq!(reported, dropped);
+        assert_eq!(run.accepted.len() as u64, n - dropped.len() as u64);
+    }
+
+    #[test]
+    fn low_watermark_marks_the_final_prefix() {
+        let n = 1000;
+        let mut t = Tracker::new(Permutation::new(n, 9), 100..n, cfg(64, 2, 1));
+        assert_eq!(t.low_watermark(), 100);
+        let t0 = Instant::now();
+        let mut sent = Vec::new();
+        while let Some(x) = t.poll_transmit(t0) {
+            sent.push(x.value);
+        }
+        assert_eq!(sent.len(), 128);
+        assert_eq!(t.low_watermark(), 100);
+        // Answer the whole first window: it is final, the mark moves on.
+        for v in &sent[..64] {
+            assert!(t.handle_reply(t0, *v));
+        }
+        assert_eq!(t.low_watermark(), 164);
+        let run = simulate(&mut t, ms(1), 100, |_, _| false);
+        // The second window's first sends went unanswered; its retries and
+        // the rest of the range are answered in the simulation.
+        assert_eq!(run.accepted.len(), 900 - 64);
+        assert_eq!(t.low_watermark(), n);
     }
 
     #[test]

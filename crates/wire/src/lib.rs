@@ -21,12 +21,14 @@
 
 use std::fmt;
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ndisc;
 pub mod summary;
 pub mod tcp;
 pub mod template;

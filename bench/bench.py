@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""vigie side by side with nmap, masscan, zmap and RustScan on bench/lab.sh.
+
+Each case runs every tool REPEAT times; the table shows the median wall time,
+the ratio to the reference tool of the goal, and accuracy against the lab's
+truth. Run through bench/run.sh (builds the lab, installs the tools)."""
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAB = os.path.join(HERE, "lab.sh")
+VIGIE = os.environ.get("VIGIE", "vigie")
+RUSTSCAN = os.environ.get("RUSTSCAN", "rustscan")
+REPEAT = int(os.environ.get("REPEAT", "3"))
+ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
+S = "vgb-s"
+T = "vgb-t"
+TARGET = "198.18.0.2"
+OPEN = {22, 80, 443, 3306, 8080, 31337, 65535}
+DROP = {25, 7000, 7001, 7002, 7003, 7004}
+SWEEP = "198.19.0.0/16"
+SWEEP_LIVE = 65536 - 512
+SINK = "198.18.64.0/18"
+TMP = tempfile.mkdtemp(prefix="vigie-bench-")
+
+
+def truth(port):
+    if port in OPEN:
+        return "open"
+    if port in DROP:
+        return "filtered"
+    return "closed"
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), capture_output=True, text=True, **kw)
+
+
+def in_scanner(*args):
+    return ["ip", "netns", "exec", S, *args]
+
+
+def timed(cmd, timeout=None, signal_after=None):
+    """Run cmd; return (seconds, stdout, stderr)."""
+    t0 = time.monotonic()
+    # In the scratch dir: an interrupted vigie leaves its resume file there.
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=TMP)
+    try:
+        out, err = p.communicate(timeout=signal_after or timeout)
+    except subprocess.TimeoutExpired:
+        p.send_signal(15 if signal_after else 9)
+        out, err = p.communicate()
+    return time.monotonic() - t0, out, err
+
+
+def vigie_states(text):
+    """{(addr, port): state} from vigie -oJ -."""
+    states = {}
+    for line in text.splitlines():
+        v = json.loads(line)
+        if v.get("type") != "host":
+            continue
+        for p in v["ports"]:
+            states[(v["addr"], p["port"])] = p["state"]
+    return states
+
+
+def nmap_states(xml):
+    states = {}
+    addr = None
+    extra = None
+    for raw in xml.split("<")[1:]:
+        tag = raw.split(">")[0]
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', tag))
+        if tag.startswith("address ") and attrs.get("addrtype") == "ipv4":
+            addr = attrs["addr"]
+        elif tag.startswith("extraports "):
+            extra = attrs["state"]
+        elif tag.startswith("extrareasons "):
+            for part in attrs.get("ports", "").split(","):
+                if not part:
+                    continue
+                a, _, b = part.partition("-")
+                for p in range(int(a), int(b or a) + 1):
+                    states[(addr, p)] = extra
+        elif tag.startswith("port "):
+            port = int(attrs["portid"])
+        elif tag.startswith("state ") and "port" in locals():
+            states[(addr, port)] = attrs["state"]
+    return states
+
+
+def full_port_accuracy(states):
+    """'exact' or the number of wrong ports out of 65535."""
+    wrong = sum(1 for p in range(1, 65536) if states.get((TARGET, p)) != truth(p))
+    return "exact" if wrong == 0 else f"{wrong} wrong"
+
+
+def open_only_accuracy(found):
+    return "exact (open only)" if found == OPEN else f"{len(found & OPEN)}/{len(OPEN)} open, {len(found - OPEN)} extra"
+
+
+ROWS = []
+
+
+def record(case, tool, times, accuracy, note=""):
+    med = statistics.median(times) if times else float("nan")
+    ROWS.append({"case": case, "tool": tool, "median": med, "runs": len(times),
+                 "accuracy": accuracy, "note": note})
+    print(f"  {case:<18} {tool:<10} median {med:7.3f} s over {len(times)}  {accuracy} {note}",
+          flush=True)
+    return med
+
+
+def repeat(fn):
+    times, accs = [], []
+    for _ in range(REPEAT):
+        t, acc = fn()
+        times.append(t)
+        accs.append(acc)
+    # The worst accuracy of the runs is the one quoted.
+    worst = next((a for a in accs if not str(a).startswith("exact") and a != SWEEP_LIVE), accs[0])
+    return times, worst
+
+
+# ---------------------------------------------------------------- cases
+
+def case_syn_all():
+    case = "syn 65535 ports"
+
+    def vigie():
+        t, out, _ = timed(in_scanner(VIGIE, "-sS", "-p-", "-n", "-Pn", "-oJ", "-", TARGET))
+        return t, full_port_accuracy(vigie_states(out))
+
+    def nmap():
+        t, out, _ = timed(in_scanner("nmap", "-sS", "-p-", "-n", "-Pn", "-T4", "-oX", "-", TARGET))
+        return t, full_port_accuracy(nmap_states(out))
+
+    def masscan():
+        t, out, _ = timed(in_scanner("masscan", "-p1-65535", "--rate", "100000", "--wait", "1",
+                                     "--interface", "vb0", "--router-mac", GW_MAC,
+                                     "-oL", "-", TARGET), timeout=30)
+        found = {int(l.split()[2]) for l in out.splitlines() if l.startswith("open")}
+        return t, open_only_accuracy(found)
+
+    v = record(case, "vigie", *repeat(vigie))
+    n = record(case, "nmap -T4", *repeat(nmap))
+    record(case, "masscan", *repeat(masscan), note="100 kpps, --wait 1, killed after 30 s")
+    GOALS.append(("SYN all ports ≤ 0.2 × nmap -T4", v / n, 0.2))
+
+
+def sweep_count_vigie(out):
+    return sum(1 for (a, p), s in vigie_states(out).items() if s == "open")
+
+
+def case_sweep():
+    case = "syn sweep /16 :80"
+
+    def vigie():
+        t, out, _ = timed(in_scanner(VIGIE, "-sS", "-p80", "-n", "-Pn", "-oJ", "-", SWEEP))
+        return t, sweep_count_vigie(out)
+
+    def zmap():
+        t, out, _ = timed(in_scanner("zmap", "-q", "-p", "80", "-i", "vb0", "-G", GW_MAC,
+                                     "-b", "/dev/null", "-c", "1", "-o", "-", SWEEP))
+        return t, len({l.strip() for l in out.splitlines() if l.strip()})
+
+    def masscan():
+        t, out, _ = timed(in_scanner("masscan", "-p80", "--rate", "1000000", "--wait", "1",
+                                     "--interface", "vb0", "--router-mac", GW_MAC, "-oL", "-", SWEEP),
+                            timeout=30)
+        return t, sum(1 for l in out.splitlines() if l.startswith("open"))
+
+    def nmap():
+        t, out, _ = timed(in_scanner("nmap", "-sS", "-p80", "-n", "-Pn", "-T5", "--min-rate",
+                                     "100000", "--max-retries", "1", "-oX", "-", SWEEP))
+        return t, sum(1 for s in nmap_states(out).values() if s == "open")
+
+    acc = lambda n: "exact" if n == SWEEP_LIVE else f"{n}/{SWEEP_LIVE} found"
+    tv, nv = repeat(vigie)
+    v = record(case, "vigie", tv, acc(nv))
+    tz, nz = repeat(zmap)
+    z = record(case, "zmap", tz, acc(nz), note="cooldown 1 s")
+    tm, nm = repeat(masscan)
+    record(case, "masscan", tm, acc(nm), note="1 Mpps, --wait 1")
+    tn, nn = repeat(nmap)
+    record(case, "nmap -T5", tn, acc(nn), note="--min-rate 100000 --max-retries 1")
+    GOALS.append(("SYN /16 sweep ≤ 0.75 × zmap", v / z, 0.75))
+
+
+def case_connect():
+    case = "connect 65535"
+
+    def vigie():
+        t, out, _ = timed(in_scanner(VIGIE, "-sT", "-p-", "-n", "-Pn", "-oJ", "-", TARGET))
+        return t, full_port_accuracy(vigie_states(out))
+
+    def nmap():
+        t, out, _ = timed(in_scanner("nmap", "-sT", "-p-", "-n", "-Pn", "-T4", "-oX", "-", TARGET))
+        return t, full_port_accuracy(nmap_states(out))
+
+    def rustscan():
+        t, out, _ = timed(in_scanner(RUSTSCAN, "-a", TARGET, "-r", "1-65535", "-b", "4500",
+                                     "-t", "1000", "-g", "--scripts", "none"))
+        found = set()
+        for l in out.splitlines():
+            m = re.search(r"\[(.*)\]", l)
+            if m:
+                found |= {int(x) for x in m.group(1).split(",") if x.strip()}
+        return t, open_only_accuracy(found)
+
+    v = record(case, "vigie", *repeat(vigie))
+    n = record(case, "nmap -T4", *repeat(nmap))
+    best = n
+    if HAVE_RUSTSCAN:
+        r = record(case, "rustscan", *repeat(rustscan), note="-b 4500 -t 1000")
+        best = min(n, r)
+    GOALS.append(("connect all ports ≤ 0.5 × min(nmap, RustScan)", v / best, 0.5))
+
+
+def sink_count():
+    return int(sh(LAB, "count-sink").stdout.strip() or 0)
+
+
+def sink_run(cmd, seconds=2.0):
+    sh(LAB, "reset-sink")
+    timed(cmd, signal_after=seconds)
+    time.sleep(0.2)
+    return sink_count()
+
+
+def case_sink():
+    case = "raw send 2 s"
+    v = [sink_run(in_scanner(VIGIE, "-sS", "-p1-1000", "-n", "-Pn", "-T5", "--max-retries", "0",
+                             "-oJ", "/dev/null", SINK)) for _ in range(REPEAT)]
+    z = [sink_run(in_scanner("zmap", "-q", "-p", "80", "-P", "1000", "-i", "vb0", "-G", GW_MAC,
+                             "-b", "/dev/null", "-B", "10G", "-o", "/dev/null", SINK))
+         for _ in range(REPEAT)]
+    m = [sink_run(in_scanner("masscan", "-p1-1000", "--rate", "100000000", "--interface", "vb0",
+                             "--router-mac", GW_MAC,
+                             "-oL", "/dev/null", SINK)) for _ in range(REPEAT)]
+    for tool, counts in (("vigie", v), ("zmap", z), ("masscan", m)):
+        med = statistics.median(counts)
+        ROWS.append({"case": case, "tool": tool, "median": med, "runs": len(counts),
+                     "accuracy": "packets at the receiver", "note": ""})
+        print(f"  {case:<18} {tool:<10} median {med:9.0f} packets received in 2 s", flush=True)
+    GOALS.append(("raw send ≥ 1.5 × zmap", statistics.median(v) / statistics.median(z), -1.5))
+
+
+def sample_rate(cmd):
+    """Receiver-side rate: the sink counter sampled every 50 ms while cmd runs."""
+    sh(LAB, "reset-sink")
+    samples = []
+    done = threading.Event()
+
+    def sampler():
+        while not done.is_set():
+            samples.append((time.monotonic(), sink_count()))
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sampler)
+    th.start()
+    timed(cmd)
+    done.set()
+    th.join()
+    moving = [(t, c) for t, c in samples if c > 0]
+    final = sink_count()
+    # Steady state: between the first sample that saw packets and the last
+    # one before the total was reached.
+    moving = [(t, c) for t, c in moving if c < final] or moving
+    if len(moving) < 2:
+        return float("nan")
+    (t0, c0), (t1, c1) = moving[0], moving[-1]
+    return (c1 - c0) / (t1 - t0)
+
+
+def case_rate():
+    case = "--rate accuracy"
+    for r in (10000, 50000, 200000):
+        probes = int(r * 2)
+        ports = max(1, probes // 16384)
+        rates = [sample_rate(in_scanner(VIGIE, "-sS", f"-p1-{ports}", "-n", "-Pn", "--rate", str(r),
+                                        "--max-retries", "0", "--max-rtt-timeout", "100ms",
+                                        "-oJ", "/dev/null", SINK)) for _ in range(REPEAT)]
+        med = statistics.median(rates)
+        err = (med - r) / r
+        ROWS.append({"case": case, "tool": "vigie", "median": med, "runs": len(rates),
+                     "accuracy": f"{err:+.1%} vs {r}", "note": "pps at the receiver"})
+        print(f"  {case:<18} --rate {r:<7} received at {med:9.0f} pps ({err:+.1%})", flush=True)
+        GOALS.append((f"--rate {r} within 10% at the receiver", abs(err), 0.1))
+
+
+def case_loss():
+    case = "5% loss each way"
+    sh(LAB, "loss-on")
+    try:
+        tv, av = [], []
+        for _ in range(REPEAT):
+            t, out, _ = timed(in_scanner(VIGIE, "-sS", "-p-", "-n", "-Pn", "-oJ", "-", TARGET))
+            tv.append(t)
+            av.append(full_port_accuracy(vigie_states(out)))
+        v = record(case, "vigie", tv, next((a for a in av if a != "exact"), "exact"))
+        t, out, _ = timed(in_scanner("nmap", "-sS", "-p-", "-n", "-Pn", "-T4", "-oX", "-", TARGET))
+        n = record(case, "nmap -T4", [t], full_port_accuracy(nmap_states(out)), note="1 run")
+    finally:
+        sh(LAB, "loss-off")
+    GOALS.append(("5% loss: ≤ 0.5 × nmap, exact", v / n, 0.5))
+
+
+def case_memory():
+    case = "memory /15 x top1000"
+    p = subprocess.Popen(in_scanner(VIGIE, "-sS", "--top-ports", "1000", "-n", "-Pn", "-oJ",
+                                    "/dev/null", "198.18.0.0/15"),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=TMP)
+    peak = 0
+    for _ in range(80):
+        time.sleep(0.1)
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+                peak = max(peak, int(m.group(1)) if m else 0)
+        except OSError:
+            break
+    p.kill()
+    p.wait()
+    mb = peak / 1024
+    ROWS.append({"case": case, "tool": "vigie", "median": mb, "runs": 1,
+                 "accuracy": "peak RSS MB in the first 8 s", "note": "131M probes"})
+    print(f"  {case:<18} vigie peak RSS {mb:.1f} MB (first 8 s, then killed)", flush=True)
+    GOALS.append(("/15 x top-1000 < 64 MB RSS (MB, first 8 s)", mb, 64))
+
+
+GOALS = []
+HAVE_RUSTSCAN = sh("sh", "-c", f"command -v {RUSTSCAN}").returncode == 0
+GW_MAC = ""
+
+
+def main():
+    global GW_MAC
+    GW_MAC = re.search(r"link/ether (\S+)", sh("ip", "-n", T, "link", "show", "vb1").stdout).group(1)
+    cases = {"syn": case_syn_all, "sweep": case_sweep, "connect": case_connect,
+             "sink": case_sink, "rate": case_rate, "loss": case_loss, "memory": case_memory}
+    for name, fn in cases.items():
+        if ONLY and name not in ONLY:
+            continue
+        print(f"== {name}", flush=True)
+        fn()
+    print()
+    print("| case | tool | median | runs | accuracy | note |")
+    print("|---|---|---|---|---|---|")
+    for r in ROWS:
+        print(f"| {r['case']} | {r['tool']} | {r['median']:.3f} | {r['runs']} | {r['accuracy']} | {r['note']} |")
+    print()
+    print("| goal | measured | bar | met |")
+    print("|---|---|---|---|")
+    for name, value, bar in GOALS:
+        met = value >= -bar if bar < 0 else value <= bar
+        print(f"| {name} | {value:.3f} | {abs(bar)} | {'yes' if met else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+#!/bin/bash
+# The benchmark lab: two network namespaces joined by a veth pair.
+#
+#   vgb-s (scanner)  vb0 198.18.0.1/24  ──veth──  vb1 198.18.0.2/24  vgb-t (target)
+#
+# Target 198.18.0.2: listeners on OPEN_PORTS (every other port closed: RST),
+#   iptables DROP on DROP_PORTS (filtered).
+# Sweep 198.19.0.0/16: every address is local to the target namespace
+#   (an AnyIP "local" route), so port 80 answers SYN-ACK on all of them,
+#   except 198.19.254.0/23 which is dropped: 65024 live hosts.
+# Sink 198.18.64.0/18: routed to the target, dropped in raw PREROUTING;
+#   the rule's packet counter is what the receiver saw.
+#
+# usage: bench/lab.sh up | down | count-sink | reset-sink | loss-on | loss-off
+set -euo pipefail
+
+S=vgb-s
+T=vgb-t
+OPEN_PORTS="22 80 443 3306 8080 31337 65535"
+DROP_PORTS="25,7000:7004"
+
+up() {
+    down 2>/dev/null || true
+    ip netns add $S
+    ip netns add $T
+    ip link add vb0 netns $S type veth peer name vb1 netns $T
+    ip -n $S addr add 198.18.0.1/24 dev vb0
+    ip -n $T addr add 198.18.0.2/24 dev vb1
+    for ns in $S $T; do
+        ip -n $ns link set lo up
+    done
+    ip -n $S link set vb0 up
+    ip -n $T link set vb1 up
+    ip -n $T route add local 198.19.0.0/16 dev lo
+    ip -n $S route add 198.19.0.0/16 via 198.18.0.2
+    ip -n $S route add 198.18.64.0/18 via 198.18.0.2
+    ip netns exec $T sysctl -q -w net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 \
+        net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=65536 net.ipv4.tcp_syncookies=2 \
+        net.ipv4.ip_nonlocal_bind=1
+    ip netns exec $T iptables -t raw -A PREROUTING -d 198.18.64.0/18 -j DROP
+    ip netns exec $T iptables -A INPUT -d 198.19.254.0/23 -j DROP
+    ip netns exec $T iptables -A INPUT -d 198.18.0.2 -p tcp -m multiport --dports $DROP_PORTS -j DROP
+    # Listeners: one python process holding every open port (accept + close).
+    ip netns exec $T python3 - "$OPEN_PORTS" >/dev/null 2>&1 <<'EOF' &
+import socket, selectors, sys, os
+sel = selectors.DefaultSelector()
+for p in sys.argv[1].split():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(p)))
+    s.listen(4096)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+open("/tmp/vgb-listeners.pid", "w").write(str(os.getpid()))
+while True:
+    for key, _ in sel.select():
+        try:
+            c, _ = key.fileobj.accept()
+            c.close()
+        except OSError:
+            pass
+EOF
+    for _ in $(seq 50); do
+        [ -s /tmp/vgb-listeners.pid ] && break
+        sleep 0.1
+    done
+    # Everything else of the /15 (the memory test's targets) goes to the
+    # target, which does not forward: silence.
+    ip -n $S route add 198.18.0.0/15 via 198.18.0.2
+}
+
+down() {
+    if [ -s /tmp/vgb-listeners.pid ]; then
+        kill "$(cat /tmp/vgb-listeners.pid)" 2>/dev/null || true
+        rm -f /tmp/vgb-listeners.pid
+    fi
+    ip netns del $S 2>/dev/null || true
+    ip netns del $T 2>/dev/null || true
+}
+
+# 5% random loss each way between scanner and 198.18.0.2 (on / off).
+loss() {
+    local op=$1
+    ip netns exec $T iptables -$op INPUT -s 198.18.0.1 -d 198.18.0.2 -m statistic --mode random --probability 0.05 -j DROP
+    ip netns exec $T iptables -$op OUTPUT -s 198.18.0.2 -d 198.18.0.1 -m statistic --mode random --probability 0.05 -j DROP
+}
+
+count_sink() {
+    ip netns exec $T iptables -t raw -nvxL PREROUTING | awk '/198.18.64.0\/18/ {print $1; exit}'
+}
+
+reset_sink() {
+    ip netns exec $T iptables -t raw -Z PREROUTING
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    count-sink) count_sink ;;
+    reset-sink) reset_sink ;;
+    loss-on) loss I ;;
+    loss-off) loss D ;;
+    *) echo "usage: $0 up|down|count-sink|reset-sink|loss-on|loss-off" >&2; exit 2 ;;
+esac

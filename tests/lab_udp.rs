@@ -155,7 +155,6 @@ fn udp_small_ipv6() {
 
 /// Done-when 1 and 2 of the UDP issue, IPv4: 1010 ports, about 17 min.
 #[test]
-#[ignore = "about 17 minutes (the target's ICMP rate limit); run with --ignored"]
 fn udp_full_ipv4() {
     scan(false, &UdpLayout::test_ports());
 }

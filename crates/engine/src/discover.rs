@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use vigie_netio::link::{self, LinkSocket};
@@ -28,12 +27,11 @@ use vigie_wire::ethernet::MacAddr;
 
 use crate::pace::Pacer;
 use crate::plan::Timing;
+use crate::rxloop;
 use crate::EngineError;
 
 const BATCH: usize = 64;
 const PROBE_TTL: u8 = 64;
-const RX_POLL: Duration = Duration::from_millis(5);
-const DRAIN: Duration = Duration::from_millis(20);
 
 /// What a sweep sends.
 #[derive(Debug, Clone)]
@@ -166,40 +164,25 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet) -> Result<Sweep, EngineError> {
     let stop = Arc::new(AtomicBool::new(false));
     let (found_tx, found_rx) = mpsc::channel::<Vec<Found>>();
     let rx_thread = {
-        let (targets, stop) = (Arc::clone(&targets), Arc::clone(&stop));
+        let targets = Arc::clone(&targets);
         let (keys, probes) = (plan.keys, plan.probes.clone());
-        thread::Builder::new()
-            .name("vigie-ping-rx".into())
-            .spawn(move || {
-                let mut mine = receiver;
-                let mut batch = Vec::new();
-                let mut stopping: Option<Instant> = None;
-                loop {
-                    let res = mine.poll(RX_POLL, |pkt| {
-                        if let Some(a) = discovery::read_reply(&keys, &probes, pkt) {
-                            if let Some(h) = targets.index_of(a.host) {
-                                let up = HostUp {
-                                    reason: a.reason,
-                                    ttl: a.ttl,
-                                    mac: None,
-                                };
-                                batch.push((h * nprobes + a.probe as u64, up));
-                            }
-                        }
-                    });
-                    if !batch.is_empty() && found_tx.send(std::mem::take(&mut batch)).is_err() {
-                        return;
-                    }
-                    if res.is_err() {
-                        return;
-                    }
-                    if stop.load(Ordering::Acquire)
-                        && stopping.get_or_insert_with(Instant::now).elapsed() >= DRAIN
-                    {
-                        return;
-                    }
-                }
-            })?
+        let decode = move |pkt: &[u8]| {
+            let a = discovery::read_reply(&keys, &probes, pkt)?;
+            let h = targets.index_of(a.host)?;
+            let up = HostUp {
+                reason: a.reason,
+                ttl: a.ttl,
+                mac: None,
+            };
+            Some((h * nprobes + a.probe as u64, up))
+        };
+        rxloop::spawn(
+            "vigie-ping-rx",
+            receiver,
+            decode,
+            found_tx,
+            Arc::clone(&stop),
+        )?
     };
 
     let mut tracker = Tracker::new(

@@ -18,6 +18,7 @@ mod pace;
 pub mod plan;
 pub mod raw;
 pub mod results;
+mod rxloop;
 pub mod udp;
 
 pub use plan::{Plan, Scope, Timing};

@@ -14,7 +14,6 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use vigie_netio::rx::{Receiver, RxConfig};
@@ -32,6 +31,7 @@ use vigie_wire::template::TcpTemplate;
 use crate::pace::Pacer;
 use crate::plan::Plan;
 use crate::results::{Cell, Results};
+use crate::rxloop;
 use crate::{EngineError, Outcome};
 
 /// Probes per `sendmmsg`.
@@ -40,11 +40,6 @@ const BATCH: usize = 256;
 const PROBE_WINDOW: u16 = 1024;
 const PROBE_MSS: u16 = 1460;
 const PROBE_TTL: u8 = 64;
-/// How long the receive thread blocks in one poll.
-const RX_POLL: Duration = Duration::from_millis(5);
-/// After the last verdict, how long to keep reading replies already in
-/// flight before the receive thread stops.
-const DRAIN: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone, Copy)]
 struct Verdict {
@@ -205,39 +200,6 @@ fn decode(plan: &Plan, packet: &[u8]) -> Option<Verdict> {
     })
 }
 
-fn receive_loop(
-    plan: Arc<Plan>,
-    mut rx: Receiver,
-    out: mpsc::Sender<Vec<Verdict>>,
-    stop: Arc<AtomicBool>,
-) {
-    let mut batch = Vec::with_capacity(1024);
-    let mut stopping_at: Option<Instant> = None;
-    loop {
-        let res = rx.poll(RX_POLL, |pkt| {
-            if let Some(v) = decode(&plan, pkt) {
-                batch.push(v);
-            }
-        });
-        if !batch.is_empty()
-            && out
-                .send(std::mem::replace(&mut batch, Vec::with_capacity(1024)))
-                .is_err()
-        {
-            return;
-        }
-        if res.is_err() {
-            return;
-        }
-        if stop.load(Ordering::Acquire) {
-            let t = *stopping_at.get_or_insert_with(Instant::now);
-            if t.elapsed() >= DRAIN {
-                return;
-            }
-        }
-    }
-}
-
 /// Run a raw-packet TCP scan to completion.
 pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     let plan = Arc::new(plan.clone());
@@ -251,10 +213,9 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     let stop = Arc::new(AtomicBool::new(false));
     let (verdict_tx, verdicts) = mpsc::channel();
     let rx_thread = {
-        let (plan, stop) = (Arc::clone(&plan), Arc::clone(&stop));
-        thread::Builder::new()
-            .name("vigie-rx".into())
-            .spawn(move || receive_loop(plan, receiver, verdict_tx, stop))?
+        let plan = Arc::clone(&plan);
+        let decode = move |pkt: &[u8]| decode(&plan, pkt);
+        rxloop::spawn("vigie-rx", receiver, decode, verdict_tx, Arc::clone(&stop))?
     };
 
     let result = control_loop(&plan, &templates, &mut sender, &verdicts);

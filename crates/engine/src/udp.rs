@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use vigie_netio::rx::{Receiver, RxConfig};
@@ -29,12 +28,11 @@ use vigie_wire::template::UdpTemplate;
 use crate::pace::Pacer;
 use crate::plan::Plan;
 use crate::results::{Cell, Results};
+use crate::rxloop;
 use crate::{EngineError, Outcome};
 
 const BATCH: usize = 64;
 const PROBE_TTL: u8 = 64;
-const RX_POLL: Duration = Duration::from_millis(5);
-const DRAIN: Duration = Duration::from_millis(20);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy)]
@@ -156,39 +154,6 @@ fn decode(plan: &Plan, packet: &[u8]) -> Option<Verdict> {
     })
 }
 
-fn receive_loop(
-    plan: Arc<Plan>,
-    mut rx: Receiver,
-    out: mpsc::Sender<Vec<Verdict>>,
-    stop: Arc<AtomicBool>,
-) {
-    let mut batch = Vec::with_capacity(256);
-    let mut stopping_at: Option<Instant> = None;
-    loop {
-        let res = rx.poll(RX_POLL, |pkt| {
-            if let Some(v) = decode(&plan, pkt) {
-                batch.push(v);
-            }
-        });
-        if !batch.is_empty()
-            && out
-                .send(std::mem::replace(&mut batch, Vec::with_capacity(256)))
-                .is_err()
-        {
-            return;
-        }
-        if res.is_err() {
-            return;
-        }
-        if stop.load(Ordering::Acquire) {
-            let t = *stopping_at.get_or_insert_with(Instant::now);
-            if t.elapsed() >= DRAIN {
-                return;
-            }
-        }
-    }
-}
-
 fn udp_config(plan: &Plan) -> UdpConfig {
     let t = &plan.timing;
     UdpConfig {
@@ -215,10 +180,15 @@ pub fn run(plan: &Plan, hooks: Hooks<'_>) -> Result<Outcome, EngineError> {
     let stop = Arc::new(AtomicBool::new(false));
     let (verdict_tx, verdicts) = mpsc::channel();
     let rx_thread = {
-        let (plan, stop) = (Arc::clone(&plan), Arc::clone(&stop));
-        thread::Builder::new()
-            .name("vigie-udp-rx".into())
-            .spawn(move || receive_loop(plan, receiver, verdict_tx, stop))?
+        let plan = Arc::clone(&plan);
+        let decode = move |pkt: &[u8]| decode(&plan, pkt);
+        rxloop::spawn(
+            "vigie-udp-rx",
+            receiver,
+            decode,
+            verdict_tx,
+            Arc::clone(&stop),
+        )?
     };
     let mut driver = Driver {
         plan: &plan,

@@ -179,16 +179,7 @@ fn decode(plan: &Plan, packet: &[u8]) -> Option<Verdict> {
             if quoted.protocol != ip_proto::TCP || !plan.keys.check_quoted_tcp(&quoted) {
                 return None;
             }
-            let unreach = if v6 { icmp_type == 1 } else { icmp_type == 3 };
-            let response = if unreach {
-                Response::IcmpUnreach { v6, code }
-            } else {
-                Response::IcmpOther {
-                    v6,
-                    icmp_type,
-                    code,
-                }
-            };
+            let response = Response::icmp_error(v6, icmp_type, code);
             (plan.value_of(quoted.dst, quoted.dport)?, response)
         }
         _ => return None,

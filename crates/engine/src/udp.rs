@@ -126,18 +126,8 @@ fn decode(plan: &Plan, packet: &[u8]) -> Option<Verdict> {
             if quoted.protocol != ip_proto::UDP || !plan.keys.check_quoted_udp(&quoted) {
                 return None;
             }
-            let unreach = if v6 { icmp_type == 1 } else { icmp_type == 3 };
-            let response = if unreach {
-                Response::IcmpUnreach { v6, code }
-            } else {
-                Response::IcmpOther {
-                    v6,
-                    icmp_type,
-                    code,
-                }
-            };
-            let port_unreach = unreach && if v6 { code == 4 } else { code == 3 };
-            let kind = if port_unreach {
+            let response = Response::icmp_error(v6, icmp_type, code);
+            let kind = if response.is_port_unreach() {
                 ReplyKind::PortUnreach
             } else {
                 ReplyKind::OtherIcmp

@@ -24,6 +24,28 @@ pub enum Response {
     NoReply,
 }
 
+impl Response {
+    /// An ICMP error quoting a probe: destination unreachable (ICMPv4 type
+    /// 3, ICMPv6 type 1) or any other error type.
+    pub fn icmp_error(v6: bool, icmp_type: u8, code: u8) -> Response {
+        let unreach = if v6 { icmp_type == 1 } else { icmp_type == 3 };
+        if unreach {
+            Response::IcmpUnreach { v6, code }
+        } else {
+            Response::IcmpOther {
+                v6,
+                icmp_type,
+                code,
+            }
+        }
+    }
+
+    /// True for a port unreachable (ICMPv4 3/3, ICMPv6 1/4).
+    pub fn is_port_unreach(&self) -> bool {
+        matches!(*self, Response::IcmpUnreach { v6, code } if code == if v6 { 4 } else { 3 })
+    }
+}
+
 /// A condition on the TCP window of a reply (the Window scan reads it).
 #[derive(Debug, Clone, Copy)]
 enum Win {
@@ -583,5 +605,41 @@ mod tests {
         assert_eq!(Maimon.probe_flags(), Some(F | A));
         assert_eq!(Connect.probe_flags(), None);
         assert_eq!(Udp.probe_flags(), None);
+    }
+
+    #[test]
+    fn icmp_error_mapping() {
+        assert_eq!(
+            Response::icmp_error(false, 3, 13),
+            Response::IcmpUnreach {
+                v6: false,
+                code: 13
+            }
+        );
+        assert_eq!(
+            Response::icmp_error(true, 1, 4),
+            Response::IcmpUnreach { v6: true, code: 4 }
+        );
+        assert_eq!(
+            Response::icmp_error(false, 11, 0),
+            Response::IcmpOther {
+                v6: false,
+                icmp_type: 11,
+                code: 0
+            }
+        );
+        assert_eq!(
+            Response::icmp_error(true, 3, 0),
+            Response::IcmpOther {
+                v6: true,
+                icmp_type: 3,
+                code: 0
+            }
+        );
+        assert!(Response::icmp_error(false, 3, 3).is_port_unreach());
+        assert!(Response::icmp_error(true, 1, 4).is_port_unreach());
+        assert!(!Response::icmp_error(true, 1, 3).is_port_unreach());
+        assert!(!Response::icmp_error(false, 3, 13).is_port_unreach());
+        assert!(!Response::icmp_error(false, 11, 3).is_port_unreach());
     }
 }

@@ -310,6 +310,48 @@ impl Layout {
     }
 }
 
+/// Create a lab's two namespaces joined by the veth (`SCANNER_IF` in the
+/// scanner, `TARGET_IF` in the target), recording each in `created` for
+/// teardown: IPv6 DAD and router discovery off in both (before the veth
+/// exists, so its addresses are usable at once), `target_sysctl` in the
+/// target. Addresses and rules are the caller's.
+pub(crate) fn create_pair(
+    s: &str,
+    t: &str,
+    created: &mut Vec<String>,
+    target_sysctl: &[&str],
+) -> anyhow::Result<()> {
+    for ns in [s, t] {
+        if netns_exists(ns) {
+            bail!("network namespace {ns} already exists");
+        }
+    }
+    // Namespaces first: the veth is created straight into them, and the
+    // DAD defaults must be in place before its addresses appear.
+    for ns in [s, t] {
+        run(Command::new("ip").args(["netns", "add", ns]))?;
+        created.push(ns.to_owned());
+    }
+    let quiet_v6 = [
+        "net.ipv6.conf.all.accept_dad=0",
+        "net.ipv6.conf.default.accept_dad=0",
+        "net.ipv6.conf.all.accept_ra=0",
+        "net.ipv6.conf.default.accept_ra=0",
+        "net.ipv6.conf.default.router_solicitations=0",
+    ];
+    run(Command::new("ip")
+        .args(["netns", "exec", s, "sysctl", "-q", "-e", "-w"])
+        .args(quiet_v6))?;
+    run(Command::new("ip")
+        .args(["netns", "exec", t, "sysctl", "-q", "-e", "-w"])
+        .args(quiet_v6)
+        .args(target_sysctl))?;
+    run(Command::new("ip").args([
+        "link", "add", SCANNER_IF, "netns", s, "type", "veth", "peer", "name", TARGET_IF, "netns",
+        t,
+    ]))
+}
+
 const SCANNER_IF: &str = "v0";
 const TARGET_IF: &str = "v1";
 const SCANNER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -406,28 +448,7 @@ impl Lab {
 
     fn build(&mut self) -> anyhow::Result<()> {
         let (s, t) = (self.scanner_ns.clone(), self.target_ns.clone());
-        for ns in [&s, &t] {
-            if netns_exists(ns) {
-                bail!("network namespace {ns} already exists");
-            }
-        }
-        // Namespaces first: the veth is created straight into them, and the
-        // DAD defaults must be in place before its addresses appear.
-        for ns in [&s, &t] {
-            run(Command::new("ip").args(["netns", "add", ns]))?;
-            self.created.push(ns.clone());
-        }
-        let quiet_v6 = [
-            "net.ipv6.conf.all.accept_dad=0",
-            "net.ipv6.conf.default.accept_dad=0",
-            "net.ipv6.conf.all.accept_ra=0",
-            "net.ipv6.conf.default.accept_ra=0",
-            "net.ipv6.conf.default.router_solicitations=0",
-        ];
-        run(Command::new("ip")
-            .args(["netns", "exec", &s, "sysctl", "-q", "-e", "-w"])
-            .args(quiet_v6))?;
-        let mut target_sysctl: Vec<&str> = quiet_v6.to_vec();
+        let mut target_sysctl: Vec<&str> = Vec::new();
         if self.layout.icmp_ratelimit_off {
             target_sysctl.extend([
                 "net.ipv4.icmp_ratelimit=0",
@@ -436,13 +457,7 @@ impl Lab {
                 "net.ipv6.icmp.ratemask=",
             ]);
         }
-        run(Command::new("ip")
-            .args(["netns", "exec", &t, "sysctl", "-q", "-e", "-w"])
-            .args(&target_sysctl))?;
-        run(Command::new("ip").args([
-            "link", "add", SCANNER_IF, "netns", &s, "type", "veth", "peer", "name", TARGET_IF,
-            "netns", &t,
-        ]))?;
+        create_pair(&s, &t, &mut self.created, &target_sysctl)?;
         for (ns, ifname, v4, v6) in [
             (&s, SCANNER_IF, SCANNER_V4, SCANNER_V6),
             (&t, TARGET_IF, TARGET_V4, TARGET_V6),

@@ -160,27 +160,7 @@ impl SweepLab {
 
     fn build(&mut self) -> anyhow::Result<()> {
         let (s, t) = (self.scanner_ns.clone(), self.target_ns.clone());
-        for ns in [&s, &t] {
-            if netns_exists(ns) {
-                anyhow::bail!("network namespace {ns} already exists");
-            }
-        }
-        for ns in [&s, &t] {
-            run(Command::new("ip").args(["netns", "add", ns]))?;
-            self.created.push(ns.clone());
-        }
-        let quiet_v6 = [
-            "net.ipv6.conf.all.accept_dad=0",
-            "net.ipv6.conf.default.accept_dad=0",
-            "net.ipv6.conf.all.accept_ra=0",
-            "net.ipv6.conf.default.accept_ra=0",
-            "net.ipv6.conf.default.router_solicitations=0",
-        ];
-        run(Command::new("ip")
-            .args(["netns", "exec", &s, "sysctl", "-q", "-e", "-w"])
-            .args(quiet_v6))?;
-        let mut target_sysctl: Vec<&str> = quiet_v6.to_vec();
-        target_sysctl.extend([
+        let target_sysctl = [
             "net.ipv4.icmp_ratelimit=0",
             "net.ipv4.icmp_ratemask=0",
             "net.ipv4.icmp_msgs_per_sec=1000000",
@@ -188,14 +168,8 @@ impl SweepLab {
             "net.ipv6.icmp.ratelimit=0",
             "net.ipv4.tcp_syncookies=1",
             "net.ipv4.tcp_max_syn_backlog=65536",
-        ]);
-        run(Command::new("ip")
-            .args(["netns", "exec", &t, "sysctl", "-q", "-e", "-w"])
-            .args(&target_sysctl))?;
-        run(Command::new("ip").args([
-            "link", "add", SCANNER_IF, "netns", &s, "type", "veth", "peer", "name", TARGET_IF,
-            "netns", &t,
-        ]))?;
+        ];
+        super::create_pair(&s, &t, &mut self.created, &target_sysctl)?;
         let scanner = format!(
             "link set lo up\naddr add {SCANNER_V4}/24 dev {SCANNER_IF}\n\
              addr add {SCANNER_V6}/64 dev {SCANNER_IF} nodad\nlink set {SCANNER_IF} up\n\

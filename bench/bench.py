@@ -239,14 +239,21 @@ def sink_run(cmd, seconds=2.0):
 
 def case_sink():
     case = "raw send 2 s"
-    v = [sink_run(in_scanner(VIGIE, "-sS", "-p1-1000", "-n", "-Pn", "-T5", "--max-retries", "0",
-                             "-oJ", "/dev/null", SINK)) for _ in range(REPEAT)]
-    z = [sink_run(in_scanner("zmap", "-q", "-p", "80", "-P", "1000", "-i", "vb0", "-G", GW_MAC,
-                             "-b", "/dev/null", "-B", "10G", "-o", "/dev/null", SINK))
-         for _ in range(REPEAT)]
-    m = [sink_run(in_scanner("masscan", "-p1-1000", "--rate", "100000000", "--interface", "vb0",
-                             "--router-mac", GW_MAC,
-                             "-oL", "/dev/null", SINK)) for _ in range(REPEAT)]
+    cmds = {
+        "vigie": in_scanner(VIGIE, "-sS", "-p1-1000", "-n", "-Pn", "-T5", "--max-retries", "0",
+                            "-oJ", "/dev/null", SINK),
+        "zmap": in_scanner("zmap", "-q", "-p", "80", "-P", "1000", "-i", "vb0", "-G", GW_MAC,
+                           "-b", "/dev/null", "-B", "10G", "-o", "/dev/null", SINK),
+        "masscan": in_scanner("masscan", "-p1-1000", "--rate", "100000000", "--interface", "vb0",
+                              "--router-mac", GW_MAC, "-oL", "/dev/null", SINK),
+    }
+    # Interleaved (vigie, zmap, masscan, vigie, ...): on a shared machine the
+    # background load then weighs on every tool alike.
+    counts = {tool: [] for tool in cmds}
+    for _ in range(REPEAT):
+        for tool, cmd in cmds.items():
+            counts[tool].append(sink_run(cmd))
+    v, z, m = counts["vigie"], counts["zmap"], counts["masscan"]
     for tool, counts in (("vigie", v), ("zmap", z), ("masscan", m)):
         med = statistics.median(counts)
         ROWS.append({"case": case, "tool": tool, "median": med, "runs": len(counts),

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod raw;
 pub mod results;
 mod rxloop;
+mod txpool;
 pub mod udp;
 
 pub use plan::{Plan, Scope, Timing};

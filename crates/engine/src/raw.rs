@@ -32,6 +32,7 @@ use crate::pace::Pacer;
 use crate::plan::Plan;
 use crate::results::{Cell, Results};
 use crate::rxloop;
+use crate::txpool::{self, SendBatch, TxPool};
 use crate::{EngineError, Outcome};
 
 /// Probes per `sendmmsg`.
@@ -118,8 +119,10 @@ impl Sender {
                 source,
             })
     }
+}
 
-    fn send(&mut self, batch: &TxBatch) -> std::io::Result<usize> {
+impl SendBatch for Sender {
+    fn send_batch(&mut self, batch: &TxBatch) -> std::io::Result<usize> {
         match self {
             Sender::Packet(s) => s.send(batch),
             Sender::Raw(s) => s.send(batch),
@@ -199,7 +202,15 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         what: "cannot open the packet receive ring (AF_PACKET)",
         source,
     })?;
-    let mut sender = Sender::for_plan(&plan)?;
+    let sender = Sender::for_plan(&plan)?;
+    // A second socket for the transmit worker when the rate calls for it.
+    let second = txpool::want_worker(plan.timing.max_rate)
+        .then(|| Sender::for_plan(&plan).ok())
+        .flatten();
+    let mut pool = match second {
+        Some(second) => TxPool::with_worker(sender, second, BATCH)?,
+        None => TxPool::single(sender),
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let (verdict_tx, verdicts) = mpsc::channel();
@@ -209,10 +220,12 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         rxloop::spawn("vigie-rx", receiver, decode, verdict_tx, Arc::clone(&stop))?
     };
 
-    let result = control_loop(&plan, &templates, &mut sender, &verdicts);
+    let result = control_loop(&plan, &templates, &mut pool, &verdicts);
+    let flushed = pool.finish();
     stop.store(true, Ordering::Release);
     let rx_ok = rx_thread.join().is_ok();
     let (mut results, mut tracker) = result?;
+    flushed?;
     if !rx_ok {
         return Err(EngineError::Io(std::io::Error::other(
             "the receive thread panicked",
@@ -240,7 +253,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
 fn control_loop(
     plan: &Plan,
     templates: &Templates,
-    sender: &mut Sender,
+    sender: &mut TxPool<Sender>,
     verdicts: &mpsc::Receiver<Vec<Verdict>>,
 ) -> Result<(Results, Tracker), EngineError> {
     let total = plan.total();
@@ -325,8 +338,7 @@ fn control_loop(
         }
         if !batch.is_empty() {
             pacer.spend(batch.len());
-            sender.send(&batch)?;
-            batch.clear();
+            sender.send(&mut batch)?;
             continue;
         }
 

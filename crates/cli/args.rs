@@ -533,7 +533,7 @@ struct Raw {
     resume: Option<PathBuf>,
     #[arg(long = "rate", value_parser = parse_rate)]
     rate: Option<f64>,
-    #[arg(long = "stats-every", value_parser = time_value)]
+    #[arg(long = "stats-every", value_parser = rtt_value)]
     stats_every: Option<Duration>,
     #[arg(long = "ports")]
     ports: Option<String>,

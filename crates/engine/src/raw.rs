@@ -30,6 +30,7 @@ use vigie_wire::template::TcpTemplate;
 
 use crate::pace::Pacer;
 use crate::plan::Plan;
+use crate::progress::{self, Meter};
 use crate::results::{Cell, Results};
 use crate::rxloop;
 use crate::{EngineError, Outcome};
@@ -200,6 +201,12 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         source,
     })?;
     let mut sender = Sender::for_plan(&plan)?;
+    let range = plan.index_range();
+    let _phase = progress::Phase::begin(
+        progress::phase_name(plan.technique),
+        range.end - range.start,
+    );
+    let meter = Meter::new();
 
     let stop = Arc::new(AtomicBool::new(false));
     let (verdict_tx, verdicts) = mpsc::channel();
@@ -209,7 +216,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         rxloop::spawn("vigie-rx", receiver, decode, verdict_tx, Arc::clone(&stop))?
     };
 
-    let result = control_loop(&plan, &templates, &mut sender, &verdicts);
+    let result = control_loop(&plan, &templates, &mut sender, &verdicts, &meter);
     stop.store(true, Ordering::Release);
     let rx_ok = rx_thread.join().is_ok();
     let (mut results, mut tracker) = result?;
@@ -221,12 +228,10 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     // Late replies that arrived while the receiver drained still count.
     let now = Instant::now();
     for batch in verdicts.try_iter() {
-        for v in batch {
-            results.record_reply(v.value, v.cell);
-            tracker.handle_reply(now, v.value);
-        }
+        meter.found(record(&mut results, &mut tracker, now, batch));
     }
     let st = tracker.stats();
+    meter.update(st.done, st.sent);
     Ok(Outcome {
         results,
         srtt: st.srtt,
@@ -237,11 +242,24 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     })
 }
 
+/// Store a batch of verdicts; returns how many ports it newly found open.
+fn record(results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>) -> u64 {
+    let mut opens = 0;
+    for v in b {
+        if results.record_reply(v.value, v.cell) && v.cell.state() == Some(PortState::Open) {
+            opens += 1;
+        }
+        tracker.handle_reply(now, v.value);
+    }
+    opens
+}
+
 fn control_loop(
     plan: &Plan,
     templates: &Templates,
     sender: &mut Sender,
     verdicts: &mpsc::Receiver<Vec<Verdict>>,
+    meter: &Meter,
 ) -> Result<(Results, Tracker), EngineError> {
     let total = plan.total();
     // What silence after every retry means is the technique's call.
@@ -266,10 +284,7 @@ fn control_loop(
     let deadline = plan.timing.host_timeout.map(|t| Instant::now() + t);
 
     let apply = |results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>| {
-        for v in b {
-            results.record_reply(v.value, v.cell);
-            tracker.handle_reply(now, v.value);
-        }
+        meter.found(record(results, tracker, now, b));
     };
 
     loop {
@@ -283,6 +298,9 @@ fn control_loop(
         while let Some(Event::NoResponse { value }) = tracker.poll_event() {
             results.record_silence(value, silence);
         }
+        // Once per batch or wait: a few relaxed atomic adds.
+        let st = tracker.stats();
+        meter.update(st.done, st.sent);
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) {
             return Ok((results, tracker));
         }

@@ -323,3 +323,57 @@ fn bar_on_a_terminal_leaves_the_report_intact() {
     let states = json_states(&std::fs::read_to_string(&json).unwrap(), &target);
     assert_exact(&lab, LabTechnique::Syn, false, &states, 1..=65535);
 }
+
+/// Three phases in one run (discovery, SYN, UDP), the last two ending
+/// close together: each one's final line is printed, in order, at 100%;
+/// the TCP ports are exact.
+#[test]
+fn stats_every_prints_each_phase_end() {
+    vigie_lab::require_root().unwrap();
+    let lab = Lab::new(&Layout::standard()).expect("build lab");
+    let target = lab.target_v4().to_string();
+    // A period longer than the run: only the phases' final lines.
+    let out = lab
+        .scanner_cmd(VIGIE)
+        .args(["-sS", "-sU", "-p", "T:1-1000,U:53", "--stats-every", "1h"])
+        .args(["-n", "-oJ", "-", &target])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigie");
+    check_output("vigie", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let phases = phases(&stderr);
+    let names: Vec<&str> = phases.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Ping Scan", "SYN Stealth Scan", "UDP Scan"],
+        "{stderr}"
+    );
+    assert!(phases.iter().all(|(_, l)| l.len() == 1), "{stderr}");
+    check_phase("Ping Scan", &phases[0].1, 1, 1, "up");
+    let open_tcp = (1..=1000u16)
+        .filter(|&p| lab.layout().expect(LabTechnique::Syn, false, p).0 == "open")
+        .count() as u64;
+    check_phase("SYN Stealth Scan", &phases[1].1, 1000, open_tcp, "open");
+    let udp = &phases[2].1[0];
+    assert_eq!(
+        (udp.done, udp.total, udp.percent.as_str()),
+        (1, 1, "100.00")
+    );
+    // The TCP half of the report, exact.
+    let mut tcp = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "host" {
+            let ports = v["ports"].as_array().unwrap().clone();
+            let udp_found: Vec<_> = ports.iter().filter(|p| p["proto"] == "udp").collect();
+            assert_eq!(udp_found.len(), 1, "port 53/udp reported: {line}");
+            assert_eq!(udp.found, u64::from(udp_found[0]["state"] == "open"));
+            v["ports"] = ports.into_iter().filter(|p| p["proto"] == "tcp").collect();
+        }
+        tcp.push_str(&v.to_string());
+        tcp.push('\n');
+    }
+    let states = json_states(&tcp, &target);
+    assert_exact(&lab, LabTechnique::Syn, false, &states, 1..=1000);
+}

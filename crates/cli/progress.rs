@@ -215,19 +215,17 @@ impl Worker {
 
     fn tick(&mut self, now: Instant) {
         let board = progress::board();
-        // A phase that ended: its final line, once.
-        if let Some(f) = board.finished() {
-            if f.seq > self.final_seq {
-                self.final_seq = f.seq;
-                // Unless the last periodic line said the same already.
-                if self.every.is_some() && self.last_line != Some(key(&f)) {
-                    self.print(&f);
-                }
-                if let Some(b) = &self.bar {
-                    if f.seq == self.bar_seq {
-                        b.set_position(f.done);
-                        b.set_message(bar_message(&f));
-                    }
+        // Phases that ended: their final lines, once.
+        for f in board.finished_after(self.final_seq) {
+            self.final_seq = f.seq;
+            // Unless the last periodic line said the same already.
+            if self.every.is_some() && self.last_line != Some(key(&f)) {
+                self.print(&f);
+            }
+            if let Some(b) = &self.bar {
+                if f.seq == self.bar_seq {
+                    b.set_message(bar_message(&f));
+                    b.set_position(f.done);
                 }
             }
         }

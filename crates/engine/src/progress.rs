@@ -60,6 +60,9 @@ struct Head {
     started: Instant,
 }
 
+/// How many ended phases a board remembers (a run has a few).
+const KEEP_FINISHED: usize = 16;
+
 /// The counters of one phase at a time.
 #[derive(Debug)]
 pub struct Board {
@@ -69,8 +72,8 @@ pub struct Board {
     sent: AtomicU64,
     found: AtomicU64,
     running: AtomicBool,
-    /// The last phase that ended, as it ended.
-    finished: Mutex<Option<Snapshot>>,
+    /// The phases that ended, as they ended (the last [`KEEP_FINISHED`]).
+    finished: Mutex<Vec<Snapshot>>,
 }
 
 impl Default for Board {
@@ -88,7 +91,7 @@ impl Board {
             sent: AtomicU64::new(0),
             found: AtomicU64::new(0),
             running: AtomicBool::new(false),
-            finished: Mutex::new(None),
+            finished: Mutex::new(Vec::new()),
         }
     }
 
@@ -109,17 +112,24 @@ impl Board {
     }
 
     /// The phase's driver returned; the counters keep their last values,
-    /// and [`Board::finished`] holds them until the next phase ends.
+    /// and [`Board::finished_after`] returns them.
     pub fn end(&self) {
         self.running.store(false, Ordering::Relaxed);
-        let last = self.snapshot();
-        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = last;
+        if let Some(last) = self.snapshot() {
+            let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+            if f.len() == KEEP_FINISHED {
+                f.remove(0);
+            }
+            f.push(last);
+        }
     }
 
-    /// The last phase that ended, with its final counters (a reader that
-    /// polls would miss them when the next phase begins at once).
-    pub fn finished(&self) -> Option<Snapshot> {
-        *self.finished.lock().unwrap_or_else(|e| e.into_inner())
+    /// The phases that ended after phase `seq`, oldest first, with their
+    /// final counters (a reader that polls would miss them when the next
+    /// phase begins, and maybe ends, before it looks).
+    pub fn finished_after(&self, seq: u64) -> Vec<Snapshot> {
+        let f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        f.iter().filter(|s| s.seq > seq).copied().collect()
     }
 
     /// Add to the counters (what a [`Meter`] does).
@@ -263,14 +273,21 @@ mod tests {
             (1, "SYN Stealth Scan", 100, 35, 69, 3, true)
         );
         b.end();
-        let f = b.finished().unwrap();
-        assert!(!f.running && f.seq == 1 && f.done == 35);
+        let f = b.finished_after(0);
+        assert!(f.len() == 1 && !f[0].running && f[0].seq == 1 && f[0].done == 35);
         b.begin("UDP Scan", 7);
-        assert_eq!(b.finished().unwrap().seq, 1);
+        assert_eq!(b.finished_after(0).len(), 1);
         let s = b.snapshot().unwrap();
         assert_eq!(
             (s.seq, s.phase, s.total, s.done, s.sent, s.found, s.running),
             (2, "UDP Scan", 7, 0, 0, 0, true)
         );
+        // Two phases ended between two looks: both are there.
+        b.end();
+        b.begin("Ping Scan", 1);
+        b.end();
+        let seqs: Vec<u64> = b.finished_after(1).iter().map(|s| s.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        assert!(b.finished_after(3).is_empty());
     }
 }

@@ -305,3 +305,11 @@ fn version_prints_the_version() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{flag}");
     }
 }
+
+#[test]
+fn stats_every_needs_a_positive_time() {
+    for bad in ["0", "0s", "x", "5q", "-1"] {
+        let line = refused(&["-n", "--stats-every", bad, "-p", "22", "127.0.0.1"]);
+        assert!(line.contains("--stats-every"), "{bad}: {line}");
+    }
+}

@@ -227,6 +227,11 @@ OUTPUT:
   -v: more output (-vv or -v2 for even more)
   --reason: show why each port is in its state
   --open: show only the open (and possibly open) ports
+  --stats-every <time>: a progress line on stderr every <time> (e.g. 10s):
+      phase, % done, probes done/total, packets sent, rate, open, ETC
+  While scanning, a progress bar is drawn on stderr when it is a terminal
+  (not when a report written to - goes to the same terminal); nothing is
+  written to a stderr that is not a terminal unless --stats-every is given
 
 MISC:
   --seed <n>: the seed of the scan order (the same seed, the same order)
@@ -533,7 +538,7 @@ struct Raw {
     resume: Option<PathBuf>,
     #[arg(long = "rate", value_parser = parse_rate)]
     rate: Option<f64>,
-    #[arg(long = "stats-every", value_parser = time_value)]
+    #[arg(long = "stats-every", value_parser = rtt_value)]
     stats_every: Option<Duration>,
     #[arg(long = "ports")]
     ports: Option<String>,

@@ -1,6 +1,7 @@
 //! vigie: nmap-spelled flags → a scan plan → the engine → the sinks.
 
 mod args;
+mod progress;
 mod resume;
 
 use std::collections::hash_map::RandomState;
@@ -103,17 +104,17 @@ fn run() -> Result<ExitCode, Fail> {
         .unwrap_or_else(|| RandomState::new().build_hasher().finish());
 
     let mut sinks = open_sinks(&opts)?;
-    UDP_STREAM.store(
-        [
-            &opts.out_normal,
-            &opts.out_xml,
-            &opts.out_grep,
-            &opts.out_json,
-        ]
-        .iter()
-        .all(|o| o.as_deref() != Some("-")),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    let report_on_stdout = [
+        &opts.out_normal,
+        &opts.out_xml,
+        &opts.out_grep,
+        &opts.out_json,
+    ]
+    .iter()
+    .any(|o| o.as_deref() == Some("-"));
+    UDP_STREAM.store(!report_on_stdout, std::sync::atomic::Ordering::Relaxed);
+    let mut display =
+        progress::Display::start(opts.stats_every, progress::bar_wanted(report_on_stdout));
     let started = Instant::now();
     let start = SystemTime::now();
 
@@ -155,7 +156,7 @@ fn run() -> Result<ExitCode, Fail> {
         verbose: opts.verbose,
     };
     let mut out = Output::new(&mut sinks);
-    out.write(|s| s.begin(&info))?;
+    progress::suspend(|| out.write(|s| s.begin(&info)))?;
 
     install_stop_handler();
     let mut runs = Vec::new();
@@ -169,6 +170,7 @@ fn run() -> Result<ExitCode, Fail> {
         let outcome = run_plan(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
         runs.push((plan, outcome));
     }
+    display.finish();
 
     let interrupted =
         vigie_engine::stop_requested() || runs.iter().any(|(_, o)| o.results.resume_at().is_some());
@@ -305,21 +307,22 @@ static UDP_STREAM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 
 /// `-sU`: open ports are printed the moment their reply arrives ("Discovered
 /// open port 53/udp on 198.18.0.2"), long before the table; a progress line
-/// goes to stderr when it is a terminal.
+/// goes to stderr (see the progress module).
 fn run_udp(plan: &Plan) -> Result<Outcome, vigie_engine::EngineError> {
     let stream = UDP_STREAM.load(std::sync::atomic::Ordering::Relaxed);
     let mut on_open = |addr: IpAddr, port: u16| {
         if stream {
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "Discovered open port {port}/udp on {addr}");
-            let _ = out.flush();
+            progress::suspend(|| {
+                let mut out = io::stdout().lock();
+                let _ = writeln!(out, "Discovered open port {port}/udp on {addr}");
+                let _ = out.flush();
+            });
         }
     };
     vigie_engine::udp::run(
         plan,
         vigie_engine::udp::Hooks {
             on_open: &mut on_open,
-            progress: vigie_engine::udp::Hooks::default_progress(),
         },
     )
 }
@@ -534,10 +537,7 @@ fn flag_names(f: TcpFlags) -> String {
 /// Options the parser knows but this build cannot act on yet: refused
 /// with one line rather than silently ignored.
 fn refuse_unimplemented(opts: &args::Options) -> Result<(), Fail> {
-    let pending = [
-        (!opts.dns_servers.is_empty(), "--dns-servers"),
-        (opts.stats_every.is_some(), "--stats-every"),
-    ];
+    let pending = [(!opts.dns_servers.is_empty(), "--dns-servers")];
     match pending.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(usage(format!("{what} is not supported yet"))),
         None => Ok(()),

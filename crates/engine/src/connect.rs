@@ -11,8 +11,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vigie_scan::classify::{classify_connect, ConnectOutcome};
 use vigie_scan::rtt::RttEstimator;
+use vigie_scan::PortState;
 
 use crate::plan::Plan;
+use crate::progress;
 use crate::results::{Cell, Results};
 use crate::{EngineError, Outcome};
 
@@ -43,6 +45,12 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
         .host_timeout
         .map(|t| tokio::time::Instant::now() + t);
     let total = plan.total();
+    let range = plan.index_range();
+    let _phase = progress::Phase::begin(
+        progress::phase_name(plan.technique),
+        range.end - range.start,
+    );
+    let board = progress::board();
     let perm = plan.permutation();
     let mut results = Results::new(total, plan.nports());
     for &(value, cell) in &plan.prior {
@@ -62,7 +70,13 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
 
     let shared = Arc::clone(&v4_timeout);
     let mut record = |results: &mut Results, (value, cell, took): (u64, Cell, Option<Duration>)| {
-        results.record_reply(value, cell);
+        let new = results.record_reply(value, cell);
+        // One probe is final; connect scans are slow enough for an add each.
+        board.add(
+            1,
+            0,
+            u64::from(new && cell.state() == Some(PortState::Open)),
+        );
         if let Some(d) = took {
             rtt.sample(d);
             let rto = rtt.rto().clamp(min_rto, max_rto);
@@ -171,6 +185,7 @@ async fn probe(
         // Close with RST: no TIME_WAIT left behind on either side.
         let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
         let start = Instant::now();
+        progress::board().add(0, 1, 0);
         match tokio::time::timeout(timeout.get(), socket.connect(target)).await {
             Ok(Ok(stream)) => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));

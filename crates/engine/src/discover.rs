@@ -27,6 +27,7 @@ use vigie_wire::ethernet::MacAddr;
 
 use crate::pace::Pacer;
 use crate::plan::Timing;
+use crate::progress::{self, Meter};
 use crate::rxloop;
 use crate::EngineError;
 
@@ -117,6 +118,15 @@ fn split(plan: &PingPlan) -> Result<Split, EngineError> {
 /// Run a sweep to completion.
 pub fn run(plan: &PingPlan) -> Result<Sweep, EngineError> {
     let parts = split(plan)?;
+    let mut total = 0u64;
+    for (_, _, _, ranges) in &parts.link {
+        total += TargetSet::new(ranges, &[]).len() as u64;
+    }
+    if !plan.probes.is_empty() {
+        let ip = TargetSet::new(&parts.ip, &[]).len() as u64;
+        total += ip.saturating_mul(plan.probes.len() as u64);
+    }
+    let _phase = progress::Phase::begin(progress::PING_SCAN, total);
     let mut out = Sweep::default();
     for (iface, src, v6, ranges) in parts.link {
         let targets = TargetSet::new(&ranges, &[]);
@@ -195,6 +205,12 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet) -> Result<Sweep, EngineError> {
     let mut sweep = Sweep::default();
     let mut ident = plan.seed as u16;
     let deadline = plan.timing.host_timeout.map(|t| Instant::now() + t);
+    let meter = Meter::new();
+    let publish = |tracker: &Tracker, sweep: &Sweep| {
+        let st = tracker.stats();
+        meter.update(st.done, st.sent);
+        meter.found_total(sweep.up.len() as u64);
+    };
     let record = |sweep: &mut Sweep, tracker: &mut Tracker, now: Instant, b: Vec<Found>| {
         for (value, up) in b {
             tracker.handle_reply(now, value);
@@ -212,6 +228,7 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet) -> Result<Sweep, EngineError> {
             tracker.handle_timeout(now);
         }
         while tracker.poll_event().is_some() {}
+        publish(&tracker, &sweep);
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) || crate::stop_requested() {
             break Ok(());
         }
@@ -275,6 +292,7 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet) -> Result<Sweep, EngineError> {
     for b in found_rx.try_iter() {
         record(&mut sweep, &mut tracker, now, b);
     }
+    publish(&tracker, &sweep);
     let st = tracker.stats();
     sweep.srtt = st.srtt;
     sweep.rttvar = st.rttvar;
@@ -313,6 +331,12 @@ fn link_sweep(
     let mut frame = [0u8; 128];
     let mut rbuf = vec![0u8; 2048];
     let deadline = plan.timing.host_timeout.map(|t| Instant::now() + t);
+    let meter = Meter::new();
+    let publish = |tracker: &Tracker, sweep: &Sweep| {
+        let st = tracker.stats();
+        meter.update(st.done, st.sent);
+        meter.found_total(sweep.up.len() as u64);
+    };
     loop {
         // Everything already received.
         while let Some(n) = sock.recv(&mut rbuf, Duration::ZERO)? {
@@ -323,6 +347,7 @@ fn link_sweep(
             tracker.handle_timeout(now);
         }
         while tracker.poll_event().is_some() {}
+        publish(&tracker, &sweep);
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) || crate::stop_requested() {
             break;
         }

@@ -16,6 +16,7 @@ pub mod connect;
 pub mod discover;
 mod pace;
 pub mod plan;
+pub mod progress;
 pub mod raw;
 pub mod results;
 mod rxloop;

@@ -30,6 +30,7 @@ use vigie_wire::template::TcpTemplate;
 
 use crate::pace::Pacer;
 use crate::plan::Plan;
+use crate::progress::{self, Meter};
 use crate::results::{Cell, Results};
 use crate::rxloop;
 use crate::txpool::{self, SendBatch, TxPool};
@@ -211,6 +212,12 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         Some(second) => TxPool::with_worker(sender, second, BATCH)?,
         None => TxPool::single(sender),
     };
+    let range = plan.index_range();
+    let _phase = progress::Phase::begin(
+        progress::phase_name(plan.technique),
+        range.end - range.start,
+    );
+    let meter = Meter::new();
 
     let stop = Arc::new(AtomicBool::new(false));
     let (verdict_tx, verdicts) = mpsc::channel();
@@ -220,7 +227,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         rxloop::spawn("vigie-rx", receiver, decode, verdict_tx, Arc::clone(&stop))?
     };
 
-    let result = control_loop(&plan, &templates, &mut pool, &verdicts);
+    let result = control_loop(&plan, &templates, &mut pool, &verdicts, &meter);
     let flushed = pool.finish();
     stop.store(true, Ordering::Release);
     let rx_ok = rx_thread.join().is_ok();
@@ -234,12 +241,10 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     // Late replies that arrived while the receiver drained still count.
     let now = Instant::now();
     for batch in verdicts.try_iter() {
-        for v in batch {
-            results.record_reply(v.value, v.cell);
-            tracker.handle_reply(now, v.value);
-        }
+        meter.found(record(&mut results, &mut tracker, now, batch));
     }
     let st = tracker.stats();
+    meter.update(st.done, st.sent);
     Ok(Outcome {
         results,
         srtt: st.srtt,
@@ -250,11 +255,24 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     })
 }
 
+/// Store a batch of verdicts; returns how many ports it newly found open.
+fn record(results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>) -> u64 {
+    let mut opens = 0;
+    for v in b {
+        if results.record_reply(v.value, v.cell) && v.cell.state() == Some(PortState::Open) {
+            opens += 1;
+        }
+        tracker.handle_reply(now, v.value);
+    }
+    opens
+}
+
 fn control_loop(
     plan: &Plan,
     templates: &Templates,
     sender: &mut TxPool<Sender>,
     verdicts: &mpsc::Receiver<Vec<Verdict>>,
+    meter: &Meter,
 ) -> Result<(Results, Tracker), EngineError> {
     let total = plan.total();
     // What silence after every retry means is the technique's call.
@@ -279,10 +297,7 @@ fn control_loop(
     let deadline = plan.timing.host_timeout.map(|t| Instant::now() + t);
 
     let apply = |results: &mut Results, tracker: &mut Tracker, now: Instant, b: Vec<Verdict>| {
-        for v in b {
-            results.record_reply(v.value, v.cell);
-            tracker.handle_reply(now, v.value);
-        }
+        meter.found(record(results, tracker, now, b));
     };
 
     loop {
@@ -296,6 +311,9 @@ fn control_loop(
         while let Some(Event::NoResponse { value }) = tracker.poll_event() {
             results.record_silence(value, silence);
         }
+        // Once per batch or wait: a few relaxed atomic adds.
+        let st = tracker.stats();
+        meter.update(st.done, st.sent);
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) {
             return Ok((results, tracker));
         }

@@ -7,7 +7,6 @@
 //! source port of ICMP errors) and classifies them. Open ports are handed to
 //! the caller's `on_open` the moment their reply arrives.
 
-use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -27,13 +26,13 @@ use vigie_wire::template::UdpTemplate;
 
 use crate::pace::Pacer;
 use crate::plan::Plan;
+use crate::progress::{self, Meter};
 use crate::results::{Cell, Results};
 use crate::rxloop;
 use crate::{EngineError, Outcome};
 
 const BATCH: usize = 64;
 const PROBE_TTL: u8 = 64;
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy)]
 struct Verdict {
@@ -42,19 +41,11 @@ struct Verdict {
     kind: ReplyKind,
 }
 
-/// What the caller hears while the scan runs.
+/// What the caller hears while the scan runs (progress goes to the
+/// [`progress`] board, as for every driver).
 pub struct Hooks<'a> {
     /// Called once per open port, as soon as its reply arrives.
     pub on_open: &'a mut dyn FnMut(IpAddr, u16),
-    /// Print a progress line on stderr every `progress` (and at the end).
-    pub progress: Option<Duration>,
-}
-
-impl Hooks<'_> {
-    /// Progress on stderr once a second when stderr is a terminal.
-    pub fn default_progress() -> Option<Duration> {
-        std::io::stderr().is_terminal().then_some(PROGRESS_EVERY)
-    }
 }
 
 struct Templates {
@@ -180,6 +171,7 @@ pub fn run(plan: &Plan, hooks: Hooks<'_>) -> Result<Outcome, EngineError> {
             Arc::clone(&stop),
         )?
     };
+    let _phase = progress::Phase::begin(progress::phase_name(plan.technique), plan.total());
     let mut driver = Driver {
         plan: &plan,
         results: Results::new(plan.total(), plan.nports()),
@@ -190,12 +182,7 @@ pub fn run(plan: &Plan, hooks: Hooks<'_>) -> Result<Outcome, EngineError> {
             udp_config(&plan),
         ),
         hooks,
-        started: Instant::now(),
-        last_progress: Instant::now(),
-        opens: 0,
-        rate: 0.0,
-        rate_at: Instant::now(),
-        rate_resolved: 0,
+        meter: Meter::new(),
     };
     let result = driver.control_loop(&templates, &mut sender, &verdicts);
     stop.store(true, Ordering::Release);
@@ -210,7 +197,7 @@ pub fn run(plan: &Plan, hooks: Hooks<'_>) -> Result<Outcome, EngineError> {
     for batch in verdicts.try_iter() {
         driver.apply(now, batch);
     }
-    driver.progress(true);
+    driver.progress();
     let st = driver.sched.stats();
     Ok(Outcome {
         srtt: driver.sched.srtt(),
@@ -227,12 +214,7 @@ struct Driver<'p, 'h> {
     results: Results,
     sched: UdpScheduler,
     hooks: Hooks<'h>,
-    started: Instant,
-    last_progress: Instant,
-    opens: u64,
-    rate: f64,
-    rate_at: Instant,
-    rate_resolved: u64,
+    meter: Meter,
 }
 
 impl Driver<'_, '_> {
@@ -241,7 +223,7 @@ impl Driver<'_, '_> {
             if self.sched.handle_reply(now, v.value, v.kind) {
                 self.results.record_reply(v.value, v.cell);
                 if v.cell.state() == Some(PortState::Open) {
-                    self.opens += 1;
+                    self.meter.found(1);
                     if let Some((addr, port)) = self.plan.probe(v.value) {
                         (self.hooks.on_open)(addr, port);
                     }
@@ -250,49 +232,10 @@ impl Driver<'_, '_> {
         }
     }
 
-    fn progress(&mut self, last: bool) {
-        let Some(every) = self.hooks.progress else {
-            return;
-        };
-        let now = Instant::now();
-        if !last && now.duration_since(self.last_progress) < every {
-            return;
-        }
-        self.last_progress = now;
+    /// Publish the scheduler's counters (once per batch or wait).
+    fn progress(&self) {
         let st = self.sched.stats();
-        let elapsed = now.duration_since(self.started).as_secs_f64();
-        let left = st.total - st.resolved;
-        // Ports resolved per second, smoothed: after the first pass they come
-        // at the rate the target's ICMP errors do.
-        let dt = now.duration_since(self.rate_at).as_secs_f64();
-        if dt > 0.0 {
-            let r = (st.resolved - self.rate_resolved) as f64 / dt;
-            self.rate = if self.rate == 0.0 {
-                r
-            } else {
-                0.7 * self.rate + 0.3 * r
-            };
-            self.rate_at = now;
-            self.rate_resolved = st.resolved;
-        }
-        let eta = if self.rate > 0.0 && left > 0 {
-            format!(", ETA {:.0} s", left as f64 / self.rate)
-        } else {
-            String::new()
-        };
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\rUDP: {}/{} ports done, {} open, {} ICMP errors, {} probes, {:.0} s{eta}   {}",
-            st.resolved,
-            st.total,
-            self.opens,
-            st.icmp,
-            st.sent,
-            elapsed,
-            if last { "\n" } else { "" }
-        );
-        let _ = err.flush();
+        self.meter.update(st.resolved, st.sent);
     }
 
     fn control_loop(
@@ -321,7 +264,7 @@ impl Driver<'_, '_> {
             while let Some(v) = self.sched.poll_event() {
                 self.results.record_silence(v, silence);
             }
-            self.progress(false);
+            self.progress();
             if self.sched.is_done() || deadline.is_some_and(|d| now >= d) {
                 return Ok(());
             }

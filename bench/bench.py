@@ -120,15 +120,22 @@ def record(case, tool, times, accuracy, note=""):
     return med
 
 
-def repeat(fn):
-    times, accs = [], []
+def worst(accs):
+    """The worst accuracy of the runs is the one quoted."""
+    return next((a for a in accs if not str(a).startswith("exact") and a != SWEEP_LIVE), accs[0])
+
+
+def interleave(**fns):
+    """Run every tool REPEAT times in turns (a, b, c, a, b, c, ...): on a
+    shared machine, background load then weighs on each tool alike.
+    Returns {tool: (times, worst accuracy)}."""
+    runs = {k: ([], []) for k in fns}
     for _ in range(REPEAT):
-        t, acc = fn()
-        times.append(t)
-        accs.append(acc)
-    # The worst accuracy of the runs is the one quoted.
-    worst = next((a for a in accs if not str(a).startswith("exact") and a != SWEEP_LIVE), accs[0])
-    return times, worst
+        for k, fn in fns.items():
+            t, acc = fn()
+            runs[k][0].append(t)
+            runs[k][1].append(acc)
+    return {k: (times, worst(accs)) for k, (times, accs) in runs.items()}
 
 
 # ---------------------------------------------------------------- cases
@@ -151,9 +158,10 @@ def case_syn_all():
         found = {int(l.split()[2]) for l in out.splitlines() if l.startswith("open")}
         return t, open_only_accuracy(found)
 
-    v = record(case, "vigie", *repeat(vigie))
-    n = record(case, "nmap -T4", *repeat(nmap))
-    record(case, "masscan", *repeat(masscan), note="100 kpps, --wait 1, killed after 30 s")
+    r = interleave(vigie=vigie, nmap=nmap, masscan=masscan)
+    v = record(case, "vigie", *r["vigie"])
+    n = record(case, "nmap -T4", *r["nmap"])
+    record(case, "masscan", *r["masscan"], note="100 kpps, --wait 1, killed after 30 s")
     GOALS.append(("SYN all ports ≤ 0.2 × nmap -T4", v / n, 0.2))
 
 
@@ -185,13 +193,14 @@ def case_sweep():
         return t, sum(1 for s in nmap_states(out).values() if s == "open")
 
     acc = lambda n: "exact" if n == SWEEP_LIVE else f"{n}/{SWEEP_LIVE} found"
-    tv, nv = repeat(vigie)
+    r = interleave(vigie=vigie, zmap=zmap, masscan=masscan, nmap=nmap)
+    tv, nv = r["vigie"]
     v = record(case, "vigie", tv, acc(nv))
-    tz, nz = repeat(zmap)
+    tz, nz = r["zmap"]
     z = record(case, "zmap", tz, acc(nz), note="cooldown 1 s")
-    tm, nm = repeat(masscan)
+    tm, nm = r["masscan"]
     record(case, "masscan", tm, acc(nm), note="1 Mpps, --wait 1")
-    tn, nn = repeat(nmap)
+    tn, nn = r["nmap"]
     record(case, "nmap -T5", tn, acc(nn), note="--min-rate 100000 --max-retries 1")
     GOALS.append(("SYN /16 sweep ≤ 0.75 × zmap", v / z, 0.75))
 
@@ -217,12 +226,15 @@ def case_connect():
                 found |= {int(x) for x in m.group(1).split(",") if x.strip()}
         return t, open_only_accuracy(found)
 
-    v = record(case, "vigie", *repeat(vigie))
-    n = record(case, "nmap -T4", *repeat(nmap))
+    fns = {"vigie": vigie, "nmap": nmap}
+    if HAVE_RUSTSCAN:
+        fns["rustscan"] = rustscan
+    r = interleave(**fns)
+    v = record(case, "vigie", *r["vigie"])
+    n = record(case, "nmap -T4", *r["nmap"])
     best = n
     if HAVE_RUSTSCAN:
-        r = record(case, "rustscan", *repeat(rustscan), note="-b 4500 -t 1000")
-        best = min(n, r)
+        best = min(n, record(case, "rustscan", *r["rustscan"], note="-b 4500 -t 1000"))
     GOALS.append(("connect all ports ≤ 0.5 × min(nmap, RustScan)", v / best, 0.5))
 
 

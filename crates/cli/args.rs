@@ -239,7 +239,8 @@ MISC:
       of one seed are disjoint and together make the whole scan
   --resume <file>: finish a scan interrupted by Ctrl-C or SIGTERM (which
       writes vigie-resume.json in the current directory)
-  vigie merge <file.jsonl>...: join the -oJ outputs of shards into one
+  vigie merge [-oX|-oJ|-oN|-oG <file>] <file>...: join the -oX (or -oJ)
+      outputs of shards into one report
   -h, --help: print this help
   -V, --version: print the version
 

@@ -1,6 +1,7 @@
 //! vigie: nmap-spelled flags → a scan plan → the engine → the sinks.
 
 mod args;
+mod merge;
 mod progress;
 mod resume;
 
@@ -69,7 +70,7 @@ fn run() -> Result<ExitCode, Fail> {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        resume::merge(&files, &mut io::stdout().lock()).map_err(usage)?;
+        merge::run(&files)?;
         return Ok(ExitCode::SUCCESS);
     }
     let resumed = load_resume(&mut argv)?;

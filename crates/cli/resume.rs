@@ -1,9 +1,6 @@
-//! Resume files (written on Ctrl-C, read by `--resume`) and `vigie merge`
-//! (joins the JSON Lines outputs of shards into one report).
+//! Resume files (written on Ctrl-C, read by `--resume`).
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{self, BufRead, Write};
-use std::net::IpAddr;
+use std::io;
 use std::path::Path;
 
 use serde_json::{json, Value};
@@ -76,84 +73,6 @@ pub fn write_resume(path: &Path, state: &ResumeState) -> io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-/// `vigie merge FILE...`: JSON Lines outputs of shards of one scan → one
-/// JSON Lines report on stdout. A host's ports are the union of its ports
-/// in every file; it is up if any shard saw it up.
-pub fn merge(files: &[String], out: &mut impl Write) -> Result<(), String> {
-    if files.is_empty() {
-        return Err("usage: vigie merge FILE.jsonl... (JSON Lines outputs of the shards)".into());
-    }
-    let mut run: Option<Value> = None;
-    let mut hosts: BTreeMap<IpAddr, Value> = BTreeMap::new();
-    for f in files {
-        let file = std::fs::File::open(f).map_err(|e| format!("cannot read {f}: {e}"))?;
-        for (n, line) in io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("cannot read {f}: {e}"))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(&line)
-                .map_err(|e| format!("{f}:{}: not JSON Lines output: {e}", n + 1))?;
-            match v["type"].as_str() {
-                Some("run") => {
-                    run.get_or_insert(v);
-                }
-                Some("host") => {
-                    merge_host(&mut hosts, v).map_err(|e| format!("{f}:{}: {e}", n + 1))?
-                }
-                Some("stats") => {}
-                _ => return Err(format!("{f}:{}: not a vigie JSON Lines record", n + 1)),
-            }
-        }
-    }
-    let w = |out: &mut dyn Write, v: &Value| -> Result<(), String> {
-        writeln!(out, "{v}").map_err(|e| format!("writing output: {e}"))
-    };
-    if let Some(r) = &run {
-        w(out, r)?;
-    }
-    let up = hosts.values().filter(|h| h["status"] == "up").count();
-    for h in hosts.values_mut() {
-        if let Some(ports) = h["ports"].as_array_mut() {
-            ports.sort_by_key(|p| (p["proto"].as_str().map(str::to_owned), p["port"].as_u64()));
-        }
-        w(out, h)?;
-    }
-    w(
-        out,
-        &json!({ "type": "stats", "hosts_up": up, "hosts_down": hosts.len() - up,
-                 "hosts_total": hosts.len(), "merged_from": files.len() }),
-    )
-}
-
-fn merge_host(hosts: &mut BTreeMap<IpAddr, Value>, v: Value) -> Result<(), String> {
-    let addr: IpAddr = v["addr"]
-        .as_str()
-        .and_then(|a| a.parse().ok())
-        .ok_or("host record without an address")?;
-    let Some(have) = hosts.get_mut(&addr) else {
-        hosts.insert(addr, v);
-        return Ok(());
-    };
-    let theirs = v["ports"].as_array().cloned().unwrap_or_default();
-    let ours = have["ports"]
-        .as_array_mut()
-        .ok_or("host record without ports")?;
-    let key = |p: &Value| (p["proto"].as_str().map(str::to_owned), p["port"].as_u64());
-    let mut seen: HashSet<_> = ours.iter().map(key).collect();
-    for p in theirs {
-        if seen.insert(key(&p)) {
-            ours.push(p);
-        }
-    }
-    if have["status"] != "up" && v["status"] == "up" {
-        for k in ["status", "reason", "reason_ttl", "latency_us"] {
-            have[k] = v[k].clone();
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,48 +90,5 @@ mod tests {
         assert_eq!(ResumeState::from_json(&s.to_json()), Ok(s));
         assert!(ResumeState::from_json("{}").is_err());
         assert!(ResumeState::from_json("nope").is_err());
-    }
-
-    #[test]
-    fn merge_joins_ports_and_status() {
-        let dir = std::env::temp_dir().join(format!("vigie-merge-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let a = dir.join("a.jsonl");
-        let b = dir.join("b.jsonl");
-        std::fs::write(
-            &a,
-            concat!(
-                r#"{"type":"run","args":"x"}"#, "\n",
-                r#"{"type":"host","addr":"198.18.0.2","status":"down","reason":"no-response","ports":[{"proto":"tcp","port":80,"state":"filtered"}]}"#, "\n",
-                r#"{"type":"stats"}"#, "\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            &b,
-            concat!(
-                r#"{"type":"host","addr":"198.18.0.2","status":"up","reason":"reset","ports":[{"proto":"tcp","port":22,"state":"open"}]}"#, "\n",
-            ),
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        let files = [a.display().to_string(), b.display().to_string()];
-        merge(&files, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[0], r#"{"args":"x","type":"run"}"#);
-        let h: Value = serde_json::from_str(lines[1]).unwrap();
-        assert_eq!(h["status"], "up");
-        assert_eq!(h["reason"], "reset");
-        let ports: Vec<u64> = h["ports"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["port"].as_u64().unwrap())
-            .collect();
-        assert_eq!(ports, vec![22, 80]);
-        assert!(merge(&[], &mut Vec::new()).is_err());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -20,14 +20,18 @@ use vigie_scan::{PortState, Proto, Reason, Technique};
 mod fold;
 mod grep;
 mod json;
+mod merge;
 mod normal;
+mod read;
 mod timefmt;
 mod xml;
 
 pub use fold::{fold, Folded, HiddenState};
 pub use grep::GrepWriter;
 pub use json::JsonLinesWriter;
+pub use merge::{merge, write_report};
 pub use normal::NormalWriter;
+pub use read::{read_json_lines, read_report, read_xml, sniff, Format, Report};
 pub use xml::XmlWriter;
 
 /// vigie's version, printed where nmap prints its own.

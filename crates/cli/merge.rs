@@ -1,0 +1,149 @@
+//! `vigie merge [-oX|-oJ|-oN|-oG FILE]... FILE...`: joins the outputs of the
+//! shards of one scan (all XML from `-oX`, or all JSON Lines from `-oJ`;
+//! told apart by their first byte) into one report, written by the same
+//! writers as a scan. Without an output option the report goes to stdout in
+//! the inputs' format.
+
+use std::io;
+
+use vigie_report::{
+    merge, read_report, write_report, Format, GrepWriter, JsonLinesWriter, NormalWriter, Options,
+    Report, Sink, Tee, XmlWriter,
+};
+
+use super::{create, usage, Fail};
+
+const USAGE: &str =
+    "usage: vigie merge [-oX|-oJ|-oN|-oG FILE]... FILE... (the -oX or -oJ outputs of the shards)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Out {
+    Xml,
+    Json,
+    Normal,
+    Grep,
+}
+
+/// The outputs asked for (kind, path) and the input files.
+type Parsed = (Vec<(Out, String)>, Vec<String>);
+
+/// Split `vigie merge`'s arguments into outputs and input files.
+fn parse_args(args: &[String]) -> Result<Parsed, String> {
+    let mut outs = Vec::new();
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    let mut only_files = false;
+    while let Some(a) = it.next() {
+        if only_files || a == "-" || !a.starts_with('-') {
+            files.push(a.clone());
+            continue;
+        }
+        let kind = match a.as_str() {
+            "--" => {
+                only_files = true;
+                continue;
+            }
+            "-oX" => Out::Xml,
+            "-oJ" => Out::Json,
+            "-oN" => Out::Normal,
+            "-oG" => Out::Grep,
+            _ => return Err(format!("merge: unknown option {a} ({USAGE})")),
+        };
+        let path = it
+            .next()
+            .ok_or_else(|| format!("merge: {a} needs a file name (- for stdout)"))?;
+        outs.push((kind, path.clone()));
+    }
+    if files.is_empty() {
+        return Err(USAGE.into());
+    }
+    Ok((outs, files))
+}
+
+/// Read every input, refuse a mix of formats, merge.
+fn read_all(files: &[String]) -> Result<(Format, Report), String> {
+    let mut format: Option<(Format, &str)> = None;
+    let mut reports = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?;
+        let (kind, report) = read_report(&bytes).map_err(|e| format!("{f}: {e}"))?;
+        match format {
+            Some((k, g)) if k != kind => {
+                return Err(format!(
+                    "cannot merge {} ({g}) with {} ({f}): all inputs must be -oX or all -oJ",
+                    k.as_str(),
+                    kind.as_str()
+                ))
+            }
+            Some(_) => {}
+            None => format = Some((kind, f)),
+        }
+        reports.push((f.clone(), report));
+    }
+    let (kind, _) = format.ok_or(USAGE)?;
+    Ok((kind, merge(reports)?))
+}
+
+/// The writers' switches, as the shards were run: `-v` from the recorded
+/// verbosity, `--reason` / `--open` from the recorded command line.
+fn writer_options(report: &Report) -> Options {
+    let has = |flag: &str| report.run.args.split_whitespace().any(|a| a == flag);
+    Options {
+        reason: has("--reason"),
+        open_only: has("--open"),
+        verbose: report.run.verbose,
+    }
+}
+
+/// `vigie merge ARGS...`.
+pub fn run(args: &[String]) -> Result<(), Fail> {
+    let (mut outs, files) = parse_args(args).map_err(usage)?;
+    let (kind, report) = read_all(&files).map_err(usage)?;
+    if outs.is_empty() {
+        let k = match kind {
+            Format::Xml => Out::Xml,
+            Format::JsonLines => Out::Json,
+        };
+        outs.push((k, "-".into()));
+    }
+    let opts = writer_options(&report);
+    let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
+    for (k, path) in &outs {
+        let w = create(path)?;
+        sinks.push(match k {
+            Out::Xml => Box::new(XmlWriter::new(w, opts)),
+            Out::Json => Box::new(JsonLinesWriter::new(w, opts)),
+            Out::Normal if path == "-" => Box::new(NormalWriter::new(w, opts)),
+            Out::Normal => Box::new(NormalWriter::new_file(w, opts)),
+            Out::Grep => Box::new(GrepWriter::new(w, opts)),
+        });
+    }
+    let mut tee = Tee::new(sinks);
+    write_report(&report, &mut tee).map_err(|e: io::Error| Fail::Runtime(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn arguments() {
+        let (outs, files) = parse_args(&s(&["-oX", "m.xml", "a", "-oJ", "-", "b"])).unwrap();
+        assert_eq!(
+            outs,
+            vec![(Out::Xml, "m.xml".into()), (Out::Json, "-".into())]
+        );
+        assert_eq!(files, s(&["a", "b"]));
+        let (outs, files) = parse_args(&s(&["--", "-oX"])).unwrap();
+        assert!(outs.is_empty());
+        assert_eq!(files, s(&["-oX"]));
+        assert!(parse_args(&[]).is_err());
+        assert!(parse_args(&s(&["-oX"])).is_err());
+        assert!(parse_args(&s(&["-oX", "m.xml"])).is_err());
+        assert!(parse_args(&s(&["-x", "a"])).is_err());
+    }
+}

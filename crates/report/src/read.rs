@@ -1,0 +1,932 @@
+//! Reading vigie's own outputs back into the result model, for `vigie merge`:
+//! the XML of `-oX` and the JSON Lines of `-oJ`. Only what vigie writes is
+//! accepted (the XML must carry vigie's "scan initiated" comment, the JSON
+//! Lines a `run` line from vigie and a closing `stats` line); anything else,
+//! and any truncated document, is an error of one line, never a panic.
+//!
+//! What the XML does not hold comes back empty: folded ports
+//! (`<extrareasons>`) have no TTL (0) and no service name, and no host has a
+//! latency. The JSON Lines hold everything but `--scanflags`.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use quick_xml::events::{BytesStart, Event};
+use serde::Deserialize;
+use vigie_scan::ports::PortList;
+use vigie_scan::{PortState, Proto, Reason, Technique};
+
+use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo, NAME};
+
+/// The two output formats vigie can read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xml,
+    JsonLines,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Xml => "XML",
+            Format::JsonLines => "JSON Lines",
+        }
+    }
+}
+
+/// One whole output read back: the run, every host written, the totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub run: RunInfo,
+    pub hosts: Vec<HostReport>,
+    pub stats: RunStats,
+}
+
+/// The format of a document from its first non-blank byte: `<` for XML,
+/// `{` for JSON Lines.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
+    match first {
+        b'<' => Some(Format::Xml),
+        b'{' => Some(Format::JsonLines),
+        _ => None,
+    }
+}
+
+/// Read a document of either format, told apart by [`sniff`].
+pub fn read_report(bytes: &[u8]) -> Result<(Format, Report), String> {
+    match sniff(bytes) {
+        Some(Format::Xml) => read_xml(bytes).map(|r| (Format::Xml, r)),
+        Some(Format::JsonLines) => read_json_lines(bytes).map(|r| (Format::JsonLines, r)),
+        None if bytes.iter().all(u8::is_ascii_whitespace) => Err("empty file".into()),
+        None => Err("not a vigie output (neither XML nor JSON Lines)".into()),
+    }
+}
+
+// ---- shared parsing of the words vigie writes ----
+
+fn technique(s: &str) -> Option<Technique> {
+    Technique::RAW_TCP
+        .into_iter()
+        .chain([Technique::Connect, Technique::Udp])
+        .find(|t| t.nmap_name() == s)
+}
+
+fn proto(s: &str) -> Result<Proto, String> {
+    match s {
+        "tcp" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        _ => Err(format!("unknown protocol {s:?}")),
+    }
+}
+
+fn state(s: &str) -> Result<PortState, String> {
+    PortState::parse(s).ok_or_else(|| format!("unknown port state {s:?}"))
+}
+
+/// `syn-ack` reads back as the raw scan's reason; the connect scan's own
+/// variant only differs inside the engine.
+fn reason(s: &str) -> Result<Reason, String> {
+    Reason::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("unknown reason {s:?}"))
+}
+
+fn number<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
+    s.parse()
+        .map_err(|_| format!("bad {what} {s:?} (not a number in range)"))
+}
+
+fn unix_time(secs: i64) -> Result<SystemTime, String> {
+    let d = Duration::from_secs(secs.unsigned_abs());
+    let t = if secs >= 0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    };
+    t.ok_or_else(|| format!("time {secs} out of range"))
+}
+
+fn micros(us: u64) -> Duration {
+    Duration::from_micros(us)
+}
+
+/// nmap's port list spelling, `1-21,23,25-79` (empty → no ports).
+fn port_list(s: &str) -> Result<PortList, String> {
+    if s.is_empty() {
+        return Ok(PortList::default());
+    }
+    let mut ranges = Vec::new();
+    for part in s.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u16, u16) = (number("port", a)?, number("port", b)?);
+        if a > b {
+            return Err(format!("bad port range {part:?}"));
+        }
+        ranges.push((a, b));
+    }
+    Ok(PortList::from_ranges(ranges))
+}
+
+fn mac(s: &str) -> Result<[u8; 6], String> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        let p = parts.next().filter(|p| p.len() == 2);
+        *b = p
+            .and_then(|p| u8::from_str_radix(p, 16).ok())
+            .ok_or_else(|| format!("bad MAC address {s:?}"))?;
+    }
+    if parts.next().is_some() {
+        return Err(format!("bad MAC address {s:?}"));
+    }
+    Ok(out)
+}
+
+/// Sort a host's ports by (proto, port) and refuse a port listed twice.
+fn finish_ports(addr: IpAddr, ports: &mut [PortResult]) -> Result<(), String> {
+    ports.sort_by_key(|p| (p.proto, p.port));
+    for w in ports.windows(2) {
+        if (w[0].proto, w[0].port) == (w[1].proto, w[1].port) {
+            return Err(format!(
+                "host {addr}: port {}/{} listed twice",
+                w[0].port,
+                w[0].proto.as_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---- XML ----
+
+/// The attributes of one element, unescaped.
+struct Attrs(Vec<(String, String)>);
+
+impl Attrs {
+    fn of(e: &BytesStart) -> Result<Attrs, String> {
+        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        let mut v = Vec::new();
+        for a in e.attributes() {
+            let a = a.map_err(|err| format!("<{name}>: bad attribute: {err}"))?;
+            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+            let value = a
+                .unescape_value()
+                .map_err(|err| format!("<{name}>: bad attribute {key}: {err}"))?
+                .into_owned();
+            v.push((key, value));
+        }
+        Ok(Attrs(v))
+    }
+
+    fn opt(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn get(&self, elem: &str, key: &str) -> Result<&str, String> {
+        self.opt(key)
+            .ok_or_else(|| format!("<{elem}> without {key}="))
+    }
+
+    fn num<T: std::str::FromStr>(&self, elem: &str, key: &str) -> Result<T, String> {
+        number(&format!("{elem}/@{key}"), self.get(elem, key)?)
+    }
+}
+
+/// A `<port>` being read: (proto, port, (state, reason, ttl), service).
+type PortBuild = (Proto, u16, Option<(PortState, Reason, u8)>, Option<String>);
+
+/// A host being read: its `<host>` element is open.
+struct HostBuild {
+    addr: Option<IpAddr>,
+    mac: Option<[u8; 6]>,
+    hostname: Option<String>,
+    status: Option<HostStatus>,
+    start: Option<SystemTime>,
+    end: Option<SystemTime>,
+    ports: Vec<PortResult>,
+    times: Option<(Duration, Duration, Duration)>,
+    /// The `<port>` being read.
+    port: Option<PortBuild>,
+    /// The `<extraports>` being read: state, count announced, ports seen.
+    extra: Option<(PortState, u32, u32)>,
+}
+
+/// Everything read so far from an XML document.
+#[derive(Default)]
+struct XmlRead {
+    comment_seen: bool,
+    root_seen: bool,
+    args: String,
+    start: Option<SystemTime>,
+    scans: Vec<ScanInfo>,
+    verbose: u8,
+    hosts: Vec<HostReport>,
+    host: Option<HostBuild>,
+    end: Option<SystemTime>,
+    elapsed: Option<Duration>,
+    counts: Option<(u64, u64, u64)>,
+    closed: bool,
+}
+
+impl XmlRead {
+    fn host(&mut self, elem: &str) -> Result<&mut HostBuild, String> {
+        self.host
+            .as_mut()
+            .ok_or_else(|| format!("<{elem}> outside <host>"))
+    }
+
+    fn open(&mut self, name: &str, parent: Option<&str>, e: &BytesStart) -> Result<(), String> {
+        if parent.is_none() {
+            if name != "nmaprun" || self.root_seen {
+                return Err(format!("not a {NAME} XML output (root element <{name}>)"));
+            }
+            if !self.comment_seen {
+                return Err(format!(
+                    "not a {NAME} XML output (no \"{NAME} … scan initiated\" comment)"
+                ));
+            }
+        }
+        let a = Attrs::of(e)?;
+        match (parent, name) {
+            (None, "nmaprun") => {
+                self.root_seen = true;
+                self.args = a.get(name, "args")?.to_owned();
+                self.start = Some(unix_time(a.num(name, "start")?)?);
+            }
+            (Some("nmaprun"), "scaninfo") => {
+                let ty = a.get(name, "type")?;
+                let technique = technique(ty).ok_or_else(|| format!("unknown scan type {ty:?}"))?;
+                self.scans.push(ScanInfo {
+                    technique,
+                    proto: proto(a.get(name, "protocol")?)?,
+                    ports: port_list(a.get(name, "services")?)?,
+                    scanflags: a.opt("scanflags").map(str::to_owned),
+                });
+            }
+            (Some("nmaprun"), "verbose") => self.verbose = a.num(name, "level")?,
+            (Some("nmaprun"), "host") => {
+                let time = |k: &str| -> Result<Option<SystemTime>, String> {
+                    a.opt(k).map(|_| unix_time(a.num(name, k)?)).transpose()
+                };
+                self.host = Some(HostBuild {
+                    addr: None,
+                    mac: None,
+                    hostname: None,
+                    status: None,
+                    start: time("starttime")?,
+                    end: time("endtime")?,
+                    ports: Vec::new(),
+                    times: None,
+                    port: None,
+                    extra: None,
+                });
+            }
+            (Some("host"), "status") => {
+                self.host(name)?.status = Some(HostStatus {
+                    up: match a.get(name, "state")? {
+                        "up" => true,
+                        "down" => false,
+                        s => return Err(format!("unknown host state {s:?}")),
+                    },
+                    reason: reason(a.get(name, "reason")?)?,
+                    ttl: a.num(name, "reason_ttl")?,
+                });
+            }
+            (Some("host"), "address") => {
+                let addr = a.get(name, "addr")?;
+                let h = self.host(name)?;
+                match a.get(name, "addrtype")? {
+                    "ipv4" | "ipv6" => {
+                        let ip: IpAddr =
+                            addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
+                        if h.addr.replace(ip).is_some() {
+                            return Err(format!("host {ip}: two IP addresses"));
+                        }
+                    }
+                    "mac" => h.mac = Some(mac(addr)?),
+                    t => return Err(format!("unknown address type {t:?}")),
+                }
+            }
+            (Some("hostnames"), "hostname") => {
+                let n = a.get(name, "name")?.to_owned();
+                self.host(name)?.hostname.get_or_insert(n);
+            }
+            (Some("ports"), "extraports") => {
+                let st = state(a.get(name, "state")?)?;
+                let count = a.num(name, "count")?;
+                self.host(name)?.extra = Some((st, count, 0));
+            }
+            (Some("extraports"), "extrareasons") => {
+                let why = reason(a.get(name, "reason")?)?;
+                let count: u32 = a.num(name, "count")?;
+                let pr = proto(a.get(name, "proto")?)?;
+                let list = port_list(a.get(name, "ports")?)?;
+                if list.len() != count {
+                    return Err(format!(
+                        "<extrareasons> count={count} but {} ports listed",
+                        list.len()
+                    ));
+                }
+                let h = self.host(name)?;
+                let Some((st, _, seen)) = h.extra.as_mut() else {
+                    return Err("<extrareasons> outside <extraports>".into());
+                };
+                *seen += count;
+                let st = *st;
+                h.ports.extend(list.iter().map(|port| PortResult {
+                    proto: pr,
+                    port,
+                    state: st,
+                    reason: why,
+                    ttl: 0,
+                    service: None,
+                }));
+            }
+            (Some("ports"), "port") => {
+                let pr = proto(a.get(name, "protocol")?)?;
+                let id = a.num(name, "portid")?;
+                self.host(name)?.port = Some((pr, id, None, None));
+            }
+            (Some("port"), "state") => {
+                let v = (
+                    state(a.get(name, "state")?)?,
+                    reason(a.get(name, "reason")?)?,
+                    a.num(name, "reason_ttl")?,
+                );
+                let h = self.host(name)?;
+                let p = h.port.as_mut().ok_or("<state> outside <port>")?;
+                p.2 = Some(v);
+            }
+            (Some("port"), "service") => {
+                let n = a.get(name, "name")?.to_owned();
+                let h = self.host(name)?;
+                let p = h.port.as_mut().ok_or("<service> outside <port>")?;
+                p.3 = Some(n);
+            }
+            (Some("host"), "times") => {
+                let us = |k: &str| a.num::<u64>(name, k).map(micros);
+                let t = (us("srtt")?, us("rttvar")?, us("to")?);
+                self.host(name)?.times = Some(t);
+            }
+            (Some("runstats"), "finished") => {
+                self.end = Some(unix_time(a.num(name, "time")?)?);
+                let e = a.get(name, "elapsed")?;
+                let secs: f64 = number("elapsed", e)?;
+                self.elapsed = Some(
+                    Duration::try_from_secs_f64(secs).map_err(|_| format!("bad elapsed {e:?}"))?,
+                );
+            }
+            (Some("runstats"), "hosts") => {
+                self.counts = Some((
+                    a.num(name, "up")?,
+                    a.num(name, "down")?,
+                    a.num(name, "total")?,
+                ));
+            }
+            // Elements vigie does not write (or that carry nothing to
+            // merge: <hostnames>, <ports>, <runstats>, <debugging>) pass.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, name: &str, parent: Option<&str>) -> Result<(), String> {
+        match (parent, name) {
+            (None, "nmaprun") => self.closed = true,
+            (Some("ports"), "extraports") => {
+                let h = self.host(name)?;
+                if let Some((_, count, seen)) = h.extra.take() {
+                    if count != seen {
+                        return Err(format!(
+                            "<extraports> count={count} but its reasons hold {seen} ports"
+                        ));
+                    }
+                }
+            }
+            (Some("ports"), "port") => {
+                let h = self.host(name)?;
+                if let Some((proto, port, st, service)) = h.port.take() {
+                    let (state, reason, ttl) =
+                        st.ok_or_else(|| format!("port {port}: <port> without <state>"))?;
+                    h.ports.push(PortResult {
+                        proto,
+                        port,
+                        state,
+                        reason,
+                        ttl,
+                        service,
+                    });
+                }
+            }
+            (Some("nmaprun"), "host") => {
+                let Some(h) = self.host.take() else {
+                    return Ok(());
+                };
+                let addr = h.addr.ok_or("<host> without an IP address")?;
+                let status = h
+                    .status
+                    .ok_or_else(|| format!("host {addr}: no <status>"))?;
+                let mut ports = h.ports;
+                finish_ports(addr, &mut ports)?;
+                let run_start = self.start.unwrap_or(UNIX_EPOCH);
+                let (srtt, rttvar, timeout) = match h.times {
+                    Some((s, r, t)) => (Some(s), Some(r), Some(t)),
+                    None => (None, None, None),
+                };
+                self.hosts.push(HostReport {
+                    addr,
+                    hostname: h.hostname,
+                    mac: h.mac,
+                    status,
+                    latency: None,
+                    start: h.start.unwrap_or(run_start),
+                    end: h.end.unwrap_or(run_start),
+                    ports,
+                    srtt,
+                    rttvar,
+                    timeout,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Read vigie's `-oX` output back.
+pub fn read_xml(bytes: &[u8]) -> Result<Report, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    let mut r = quick_xml::Reader::from_str(text);
+    let mut doc = XmlRead::default();
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let at = r.buffer_position();
+        let ev = r
+            .read_event()
+            .map_err(|e| format!("bad XML near byte {at}: {e}"))?;
+        let res = match ev {
+            Event::Start(e) | Event::Empty(e) if doc.closed => {
+                let n = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                Err(format!("<{n}> after </nmaprun>"))
+            }
+            Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let res = doc.open(&name, path.last().map(String::as_str), &e);
+                path.push(name);
+                res
+            }
+            Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let parent = path.last().map(String::as_str);
+                doc.open(&name, parent, &e)
+                    .and_then(|()| doc.close(&name, parent))
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                doc.close(&name, path.last().map(String::as_str))
+            }
+            Event::Comment(c) if !doc.root_seen => {
+                let c = String::from_utf8_lossy(&c);
+                if c.trim_start().starts_with(&format!("{NAME} ")) && c.contains("scan initiated") {
+                    doc.comment_seen = true;
+                }
+                Ok(())
+            }
+            Event::Text(t) if t.iter().any(|b| !b.is_ascii_whitespace()) => {
+                Err("unexpected text".into())
+            }
+            Event::Eof => break,
+            _ => Ok(()),
+        };
+        res.map_err(|e| format!("{e} (near byte {at})"))?;
+    }
+    if !doc.root_seen {
+        return Err(format!("not a {NAME} XML output (no <nmaprun>)"));
+    }
+    if !doc.closed {
+        return Err("truncated XML (no </nmaprun>)".into());
+    }
+    let (Some(end), Some(elapsed), Some((up, down, total))) = (doc.end, doc.elapsed, doc.counts)
+    else {
+        return Err("XML without <runstats> (truncated?)".into());
+    };
+    Ok(Report {
+        run: RunInfo {
+            args: doc.args,
+            start: doc.start.unwrap_or(UNIX_EPOCH),
+            scans: doc.scans,
+            verbose: doc.verbose,
+        },
+        hosts: doc.hosts,
+        stats: RunStats {
+            end,
+            elapsed,
+            hosts_up: up,
+            hosts_down: down,
+            hosts_total: total,
+        },
+    })
+}
+
+// ---- JSON Lines ----
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Line {
+    Run(RunLine),
+    Host(HostLine),
+    Stats(StatsLine),
+}
+
+#[derive(Deserialize)]
+struct RunLine {
+    scanner: String,
+    args: String,
+    start: i64,
+    verbose: u8,
+    scans: Vec<ScanLine>,
+}
+
+#[derive(Deserialize)]
+struct ScanLine {
+    technique: String,
+    proto: String,
+    count: u32,
+    ports: String,
+}
+
+#[derive(Deserialize)]
+struct HostLine {
+    addr: IpAddr,
+    hostname: Option<String>,
+    #[serde(default)]
+    mac: Option<String>,
+    status: String,
+    reason: String,
+    reason_ttl: u8,
+    latency_us: Option<u64>,
+    start: i64,
+    end: i64,
+    srtt_us: Option<u64>,
+    rttvar_us: Option<u64>,
+    timeout_us: Option<u64>,
+    ports: Vec<PortLine>,
+}
+
+#[derive(Deserialize)]
+struct PortLine {
+    proto: String,
+    port: u16,
+    state: String,
+    reason: String,
+    ttl: u8,
+    service: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatsLine {
+    end: i64,
+    elapsed_us: u64,
+    hosts_up: u64,
+    hosts_down: u64,
+    hosts_total: u64,
+}
+
+fn host_from_line(h: HostLine) -> Result<HostReport, String> {
+    let mut ports = h
+        .ports
+        .into_iter()
+        .map(|p| {
+            Ok(PortResult {
+                proto: proto(&p.proto)?,
+                port: p.port,
+                state: state(&p.state)?,
+                reason: reason(&p.reason)?,
+                ttl: p.ttl,
+                service: p.service,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    finish_ports(h.addr, &mut ports)?;
+    Ok(HostReport {
+        addr: h.addr,
+        hostname: h.hostname,
+        mac: h.mac.as_deref().map(mac).transpose()?,
+        status: HostStatus {
+            up: match h.status.as_str() {
+                "up" => true,
+                "down" => false,
+                s => return Err(format!("unknown host status {s:?}")),
+            },
+            reason: reason(&h.reason)?,
+            ttl: h.reason_ttl,
+        },
+        latency: h.latency_us.map(micros),
+        start: unix_time(h.start)?,
+        end: unix_time(h.end)?,
+        ports,
+        srtt: h.srtt_us.map(micros),
+        rttvar: h.rttvar_us.map(micros),
+        timeout: h.timeout_us.map(micros),
+    })
+}
+
+/// Read vigie's `-oJ` output back.
+pub fn read_json_lines(bytes: &[u8]) -> Result<Report, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    let mut run: Option<RunInfo> = None;
+    let mut hosts = Vec::new();
+    let mut stats: Option<RunStats> = None;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |e: String| format!("line {}: {e}", n + 1);
+        let v: Line = serde_json::from_str(line)
+            .map_err(|e| at(format!("not a {NAME} JSON Lines record: {e}")))?;
+        match (v, &run, &stats) {
+            (_, _, Some(_)) => return Err(at("record after the stats line".into())),
+            (Line::Run(r), None, None) => {
+                if r.scanner != NAME {
+                    return Err(at(format!("written by {:?}, not {NAME}", r.scanner)));
+                }
+                let scans = r
+                    .scans
+                    .into_iter()
+                    .map(|s| {
+                        let ports = port_list(&s.ports)?;
+                        if ports.len() != s.count {
+                            return Err(format!(
+                                "scan count {} but {} ports listed",
+                                s.count,
+                                ports.len()
+                            ));
+                        }
+                        Ok(ScanInfo {
+                            technique: technique(&s.technique)
+                                .ok_or_else(|| format!("unknown technique {:?}", s.technique))?,
+                            proto: proto(&s.proto)?,
+                            ports,
+                            scanflags: None,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(at)?;
+                run = Some(RunInfo {
+                    args: r.args,
+                    start: unix_time(r.start).map_err(at)?,
+                    scans,
+                    verbose: r.verbose,
+                });
+            }
+            (Line::Run(_), Some(_), _) => return Err(at("a second run line".into())),
+            (_, None, _) => {
+                return Err(at(format!(
+                    "not a {NAME} JSON Lines output (no run line first)"
+                )))
+            }
+            (Line::Host(h), Some(_), None) => hosts.push(host_from_line(h).map_err(at)?),
+            (Line::Stats(s), Some(_), None) => {
+                stats = Some(RunStats {
+                    end: unix_time(s.end).map_err(at)?,
+                    elapsed: micros(s.elapsed_us),
+                    hosts_up: s.hosts_up,
+                    hosts_down: s.hosts_down,
+                    hosts_total: s.hosts_total,
+                });
+            }
+        }
+    }
+    let run = run.ok_or(format!("not a {NAME} JSON Lines output (no run line)"))?;
+    let stats = stats.ok_or("truncated JSON Lines (no stats line)")?;
+    Ok(Report { run, hosts, stats })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use crate::{JsonLinesWriter, Options, Sink, XmlWriter};
+    use proptest::prelude::*;
+
+    /// A run with a folded host (closed/reset, filtered/no-response and
+    /// udp closed/port-unreach folded; open ports listed with services), a
+    /// down host, an IPv6 host with a MAC and a name.
+    fn sample() -> Report {
+        let mut run = run_info(1);
+        run.args = "vigie -v --reason -p T:1-1000,U:50-60 \"a&b\" <x>".into();
+        run.scans.push(ScanInfo {
+            technique: Technique::Udp,
+            proto: Proto::Udp,
+            ports: PortList::from_ranges([(50, 60)]),
+            scanflags: None,
+        });
+        let mut h = host_small();
+        for p in &mut h.ports {
+            if (100..=160).contains(&p.port) && p.port != 111 {
+                p.state = PortState::Filtered;
+                p.reason = Reason::NoResponse;
+                p.ttl = 0;
+            }
+        }
+        h.ports
+            .extend(udp_range(50, 60, PortState::Closed, Reason::PortUnreach));
+        h.ports[1003] = port(
+            Proto::Udp,
+            53,
+            PortState::OpenFiltered,
+            Reason::NoResponse,
+            0,
+        );
+        let mut v6 = host_small();
+        v6.addr = "fd00::2".parse().unwrap();
+        v6.hostname = Some("t<6>".into());
+        v6.mac = Some([0x2e, 0x5f, 0x11, 0xaa, 0x00, 0x0b]);
+        v6.ports.truncate(30);
+        v6.srtt = None;
+        v6.rttvar = None;
+        v6.timeout = None;
+        let st = RunStats {
+            hosts_up: 2,
+            hosts_down: 1,
+            hosts_total: 3,
+            ..stats()
+        };
+        Report {
+            run,
+            hosts: vec![h, host_down(), v6],
+            stats: st,
+        }
+    }
+
+    fn render<S: Sink>(mut w: S, r: &Report) -> S {
+        crate::write_report(r, &mut w).unwrap();
+        w
+    }
+
+    fn xml_of(r: &Report, opts: Options) -> Vec<u8> {
+        render(XmlWriter::new(Vec::new(), opts), r).into_inner()
+    }
+
+    /// What the XML keeps of a report: folded ports lose TTL and service,
+    /// hosts their latency, down hosts their times (the run's start).
+    fn as_xml_keeps(mut r: Report, opts: &Options) -> Report {
+        for h in &mut r.hosts {
+            h.latency = None;
+            let f = crate::fold(h, opts);
+            let shown: Vec<(Proto, u16)> = f.shown.iter().map(|p| (p.proto, p.port)).collect();
+            for p in &mut h.ports {
+                if !shown.contains(&(p.proto, p.port)) {
+                    p.ttl = 0;
+                    p.service = None;
+                }
+            }
+            if !h.status.up {
+                h.start = r.run.start;
+                h.end = r.run.start;
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn xml_reads_back_every_port() {
+        let r = sample();
+        let opts = Options {
+            verbose: 1,
+            reason: true,
+            ..Options::default()
+        };
+        let text = xml_of(&r, opts);
+        let back = read_xml(&text).unwrap();
+        assert_eq!(back.hosts.len(), 3);
+        assert_eq!(back.hosts[0].ports.len(), 1011);
+        assert_eq!(back, as_xml_keeps(r, &opts));
+        assert_eq!(sniff(&text), Some(Format::Xml));
+        // and writing it again gives the same document
+        assert_eq!(xml_of(&back, opts), text);
+    }
+
+    #[test]
+    fn json_lines_read_back_exactly() {
+        let r = sample();
+        let text = render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner();
+        assert_eq!(sniff(&text), Some(Format::JsonLines));
+        assert_eq!(read_report(&text).unwrap(), (Format::JsonLines, r));
+    }
+
+    #[test]
+    fn refuses_what_vigie_did_not_write() {
+        let r = sample();
+        let xml = String::from_utf8(xml_of(&r, Options::default())).unwrap();
+        let json = String::from_utf8(
+            render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner(),
+        )
+        .unwrap();
+        let err = |t: &str| match read_report(t.as_bytes()) {
+            Ok(_) => panic!("accepted:\n{t}"),
+            Err(e) => e,
+        };
+        assert_eq!(err(""), "empty file");
+        assert_eq!(
+            err("hello"),
+            "not a vigie output (neither XML nor JSON Lines)"
+        );
+        assert!(err(&xml.replace("vigie 0.1.0 scan", "nmap 7.93 scan"))
+            .contains("not a vigie XML output"));
+        assert!(
+            err("<html><body/></html>").contains("not a vigie XML output"),
+            "{}",
+            err("<html/>")
+        );
+        assert!(err(&xml.replace("</nmaprun>\n", "")).contains("truncated XML"));
+        assert!(err(&xml.replace("count=\"946\"", "count=\"945\"")).contains("count=945"));
+        assert!(err(&xml.replace("portid=\"22\"", "portid=\"70000\"")).contains("portid"));
+        assert!(
+            err(&xml.replace("reason=\"syn-ack\"", "reason=\"magic\"")).contains("unknown reason")
+        );
+        assert!(err(&xml.replace("portid=\"80\"", "portid=\"22\"")).contains("listed twice"));
+        let json_err = |t: &str| read_json_lines(t.as_bytes()).unwrap_err();
+        let no_stats: String = json.lines().take(3).map(|l| format!("{l}\n")).collect();
+        assert_eq!(json_err(&no_stats), "truncated JSON Lines (no stats line)");
+        let no_run: String = json.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        assert!(json_err(&no_run).contains("no run line first"));
+        assert!(
+            json_err(&json.replace("\"scanner\":\"vigie\"", "\"scanner\":\"x\""))
+                .contains("not vigie")
+        );
+        assert!(
+            json_err("{\"type\":\"other\"}\n").starts_with("line 1: not a vigie JSON Lines record")
+        );
+        assert!(json_err(&format!("{json}{json}")).contains("after the stats line"));
+    }
+
+    #[test]
+    fn every_truncation_of_a_document_is_refused() {
+        let r = sample();
+        let opts = Options {
+            verbose: 1,
+            ..Options::default()
+        };
+        let xml = xml_of(&r, opts);
+        let mut small = r;
+        for h in &mut small.hosts {
+            h.ports.truncate(40);
+        }
+        let json = render(JsonLinesWriter::new(Vec::new(), opts), &small).into_inner();
+        for doc in [xml, json] {
+            // the last byte is the final newline: without it the document is whole
+            for cut in 0..doc.len() - 1 {
+                assert!(
+                    read_report(&doc[..cut]).is_err(),
+                    "a document cut at byte {cut} of {} was accepted",
+                    doc.len()
+                );
+            }
+            assert!(read_report(&doc).is_ok());
+        }
+    }
+
+    fn doc_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let r = sample();
+        let xml = xml_of(&r, Options::default());
+        let json = render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner();
+        (
+            prop_oneof![Just(xml), Just(json)],
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        )
+            .prop_map(|(mut doc, edits)| {
+                for (i, b) in edits {
+                    let at = i.index(doc.len());
+                    doc[at] = b;
+                }
+                doc
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = read_report(&bytes);
+            let _ = read_xml(&bytes);
+            let _ = read_json_lines(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_damaged_documents(doc in doc_bytes()) {
+            let _ = read_report(&doc);
+        }
+
+        #[test]
+        fn never_panics_on_xml_like_text(s in "(<[a-z]{1,10}( [a-z_]{1,9}=\"[-0-9a-z,|]{0,6}\"){0,4}/?>|</[a-z]{1,10}>|<!-- vigie 1 scan initiated -->|\n){0,40}") {
+            let _ = read_xml(s.as_bytes());
+        }
+    }
+}

@@ -160,6 +160,12 @@ fn xml_shards_merge_into_the_whole_scan() {
     dtd_valid(&merged_file);
     let (states, counts) = xml_states(&read(&merged_file));
     assert_eq!(counts, ("1".into(), "0".into(), "1".into()));
+    let text = read(&merged_file);
+    assert!(
+        text.contains(" --seed 91 -oX ") && !text.contains("shard 0/3"),
+        "the merged run should be the whole scan's command line:\n{}",
+        &text[..text.len().min(600)]
+    );
     assert_eq!(states, union);
     assert_eq!(states, whole);
     assert_exact(&lab, LabTechnique::Syn, false, &states, 1..=65535);

@@ -95,10 +95,40 @@ fn writer_options(report: &Report) -> Options {
     }
 }
 
+/// The shards' command line without its `--shard i/N`: the command of the
+/// whole scan (the first shard's output options stay).
+fn without_shard(args: &str) -> String {
+    let mut out = String::with_capacity(args.len());
+    let mut rest = args;
+    while let Some(i) = rest.find("--shard") {
+        let at_word = i == 0 || rest[..i].ends_with(' ');
+        let tail = &rest[i + "--shard".len()..];
+        let value = if let Some(v) = tail.strip_prefix('=') {
+            Some(v)
+        } else {
+            tail.strip_prefix(' ')
+        };
+        match value {
+            Some(v) if at_word => {
+                let end = v.find(' ').unwrap_or(v.len());
+                out.push_str(rest[..i].trim_end_matches(' '));
+                rest = &v[end..];
+            }
+            _ => {
+                out.push_str(&rest[..i + "--shard".len()]);
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `vigie merge ARGS...`.
 pub fn run(args: &[String]) -> Result<(), Fail> {
     let (mut outs, files) = parse_args(args).map_err(usage)?;
-    let (kind, report) = read_all(&files).map_err(usage)?;
+    let (kind, mut report) = read_all(&files).map_err(usage)?;
+    report.run.args = without_shard(&report.run.args);
     if outs.is_empty() {
         let k = match kind {
             Format::Xml => Out::Xml,
@@ -128,6 +158,21 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn shard_option_dropped_from_the_command_line() {
+        assert_eq!(
+            without_shard("vigie -p- --seed 7 --shard 0/3 -oX s0.xml 198.18.0.2"),
+            "vigie -p- --seed 7 -oX s0.xml 198.18.0.2"
+        );
+        assert_eq!(without_shard("vigie --shard=2/3 -n"), "vigie -n");
+        assert_eq!(without_shard("vigie -n --shard 1/2"), "vigie -n");
+        assert_eq!(
+            without_shard("vigie -oX a--shard 1/2"),
+            "vigie -oX a--shard 1/2"
+        );
+        assert_eq!(without_shard("vigie -p 80"), "vigie -p 80");
     }
 
     #[test]

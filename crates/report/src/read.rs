@@ -197,6 +197,10 @@ impl Attrs {
     }
 }
 
+/// Every TCP and UDP port: more for one host can only be a repeat, refused
+/// before a document of a few kilobytes of `<extrareasons>` can fill memory.
+const MAX_PORTS: usize = 2 * 65536;
+
 /// A `<port>` being read: (proto, port, (state, reason, ttl), service).
 type PortBuild = (Proto, u16, Option<(PortState, Reason, u8)>, Option<String>);
 
@@ -333,6 +337,9 @@ impl XmlRead {
                     ));
                 }
                 let h = self.host(name)?;
+                if h.ports.len() + list.len() as usize > MAX_PORTS {
+                    return Err(format!("more than {MAX_PORTS} ports for one host"));
+                }
                 let Some((st, _, seen)) = h.extra.as_mut() else {
                     return Err("<extrareasons> outside <extraports>".into());
                 };
@@ -350,7 +357,11 @@ impl XmlRead {
             (Some("ports"), "port") => {
                 let pr = proto(a.get(name, "protocol")?)?;
                 let id = a.num(name, "portid")?;
-                self.host(name)?.port = Some((pr, id, None, None));
+                let h = self.host(name)?;
+                if h.ports.len() >= MAX_PORTS {
+                    return Err(format!("more than {MAX_PORTS} ports for one host"));
+                }
+                h.port = Some((pr, id, None, None));
             }
             (Some("port"), "state") => {
                 let v = (
@@ -851,6 +862,15 @@ mod tests {
             err(&xml.replace("reason=\"syn-ack\"", "reason=\"magic\"")).contains("unknown reason")
         );
         assert!(err(&xml.replace("portid=\"80\"", "portid=\"22\"")).contains("listed twice"));
+        let twice = xml.replace(
+            "<extraports state=\"filtered\"",
+            "<extraports state=\"closed\" count=\"65535\"><extrareasons reason=\"reset\" count=\"65535\" proto=\"tcp\" ports=\"1-65535\"/></extraports>\n<extraports state=\"closed\" count=\"65535\"><extrareasons reason=\"reset\" count=\"65535\" proto=\"tcp\" ports=\"1-65535\"/></extraports>\n<extraports state=\"filtered\"",
+        );
+        assert!(
+            err(&twice).contains("more than 131072 ports"),
+            "{}",
+            err(&twice)
+        );
         let json_err = |t: &str| read_json_lines(t.as_bytes()).unwrap_err();
         let no_stats: String = json.lines().take(3).map(|l| format!("{l}\n")).collect();
         assert_eq!(json_err(&no_stats), "truncated JSON Lines (no stats line)");

@@ -598,4 +598,44 @@ mod tests {
         // Every sample counts in the loss seen.
         assert!((rep.loss - 810.0 / 703.0).abs() < 1e-9, "{rep:?}");
     }
+
+    proptest::proptest! {
+        /// Whatever the samples say, the rate stays within the floor and
+        /// the ceiling, and a fixed rate never moves.
+        #[test]
+        fn rate_stays_within_limits(
+            floor in 1.0f64..5000.0,
+            span in proptest::option::of(1.0f64..100.0),
+            initial in proptest::option::of(1.0f64..1e6),
+            fixed in proptest::bool::ANY,
+            samples in proptest::collection::vec((0u32..5000, 0u32..5000, 0u64..50, 0u32..10), 0..200),
+        ) {
+            let t0 = Instant::now();
+            let ceiling = span.map(|k| floor * k);
+            let cfg = RateConfig { initial, floor, ceiling, fixed };
+            let mut ctl = RateController::new(cfg, t0);
+            let start = ctl.rate();
+            let mut now = t0;
+            for (before, retry, back, sent) in samples {
+                now += ms(7);
+                ctl.on_sent(now, sent as usize * 100);
+                let since = now.checked_sub(ms(back)).unwrap_or(t0);
+                ctl.on_sample(now, &LossSample { answered_before: before, answered_retry: retry, since });
+                match ctl.rate() {
+                    Some(r) => {
+                        proptest::prop_assert!(r >= floor);
+                        if let Some(c) = ceiling {
+                            proptest::prop_assert!(r <= c * (1.0 + 1e-9));
+                        }
+                    }
+                    None => proptest::prop_assert!(ceiling.is_none()),
+                }
+                if fixed {
+                    proptest::prop_assert_eq!(ctl.rate(), start);
+                }
+            }
+            let rep = ctl.report();
+            proptest::prop_assert!(rep.loss >= 0.0 && rep.loss.is_finite());
+        }
+    }
 }

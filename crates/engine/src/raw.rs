@@ -290,6 +290,9 @@ fn control_loop(
         while let Some(s) = tracker.poll_loss() {
             if ctl.on_sample(now, &s) {
                 pacer.set_rate(ctl.rate(), BATCH, now);
+                if ctl.report().backoffs > 0 {
+                    tracker.assume_loss();
+                }
             }
         }
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) {

@@ -294,6 +294,13 @@ impl Tracker {
         want.min(self.cfg.max_retries)
     }
 
+    /// Loss was seen by other means (the rate controller backed off on a
+    /// congested path): every retry is allowed from now on, since the
+    /// passes sent before the back-off lost most of their probes.
+    pub fn assume_loss(&mut self) {
+        self.best_attempt = self.best_attempt.max(self.cfg.max_retries);
+    }
+
     /// The next probe to send, if any may go now: retransmissions of
     /// expired windows first, then new probes while fewer than
     /// `max_windows` windows are in flight.
@@ -691,6 +698,8 @@ mod tests {
         assert_eq!(t.retries_allowed(), 4);
         let reported: HashSet<u64> = run.no_response.iter().copied().collect();
         assert_eq!(reported, dropped);
+        t.assume_loss();
+        assert_eq!(t.retries_allowed(), 10);
         assert_eq!(run.accepted.len() as u64, n - dropped.len() as u64);
     }
 

@@ -169,6 +169,9 @@ fn run() -> Result<ExitCode, Fail> {
             break;
         }
         let outcome = run_plan(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
+        if opts.verbose > 0 {
+            rate_line(&outcome);
+        }
         runs.push((plan, outcome));
     }
     display.finish();
@@ -198,6 +201,25 @@ fn run() -> Result<ExitCode, Fail> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-v`: what the adaptive rate did and the loss it saw, on stderr (stdout
+/// may carry an output format).
+fn rate_line(o: &Outcome) {
+    let Some(r) = o.rate else { return };
+    let cap = |c: Option<f64>| c.map_or("unlimited".to_owned(), |c| format!("{c:.0} pps"));
+    eprintln!(
+        "vigie: rate: peak {:.0} pps sent, final cap {}, lowest cap {}, {} back-offs; \
+         loss {:.1}% (replies to retransmissions per reply to the pass before); \
+         {} probes sent, {} retransmitted",
+        r.peak_sent,
+        cap(r.final_rate),
+        cap(r.lowest),
+        r.backoffs,
+        r.loss * 100.0,
+        o.sent,
+        o.retransmitted
+    );
 }
 
 /// Ctrl-C / SIGTERM: the scan stops sending, collects the replies in

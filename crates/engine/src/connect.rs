@@ -135,6 +135,7 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
         timeout: attempt_timeout,
         sent: total,
         retransmitted: 0,
+        rate: None,
     }
 }
 

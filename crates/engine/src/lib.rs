@@ -52,6 +52,8 @@ pub struct Outcome {
     pub timeout: Duration,
     pub sent: u64,
     pub retransmitted: u64,
+    /// What the adaptive rate did (the raw TCP scan only).
+    pub rate: Option<vigie_scan::ratectl::RateReport>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,19 @@ impl Pacer {
         }
     }
 
+    /// Change the rate from `now` on (tokens earned so far are kept). A
+    /// limited rate also limits the burst to about 2 ms worth of probes, so
+    /// a rate limiter on the path with a small bucket sees an even flow.
+    pub(crate) fn set_rate(&mut self, rate: Option<f64>, max_burst: usize, now: Instant) {
+        self.allowance(now);
+        self.rate = rate;
+        self.burst = match rate {
+            Some(r) => (r * 0.002).clamp(1.0, max_burst as f64),
+            None => max_burst as f64,
+        };
+        self.tokens = self.tokens.min(self.burst);
+    }
+
     /// Probes allowed now (at most the burst).
     pub(crate) fn allowance(&mut self, now: Instant) -> usize {
         let Some(rate) = self.rate else {
@@ -72,5 +85,26 @@ mod tests {
         assert_eq!(p.allowance(t0 + Duration::from_millis(10)), 10);
         // capped at the burst
         assert_eq!(p.allowance(t0 + Duration::from_secs(10)), 64);
+    }
+
+    #[test]
+    fn rate_changes_keep_tokens_and_bound_the_burst() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(None, 256, t0);
+        assert_eq!(p.allowance(t0), 256);
+        // Down to 5000/s: the burst is 10 probes (2 ms).
+        p.set_rate(Some(5000.0), 256, t0);
+        assert_eq!(p.allowance(t0), 10);
+        p.spend(10);
+        assert_eq!(p.allowance(t0 + Duration::from_millis(1)), 5);
+        assert_eq!(p.allowance(t0 + Duration::from_secs(1)), 10);
+        // Up to 1e6/s: the burst is the batch again.
+        p.set_rate(Some(1e6), 256, t0 + Duration::from_secs(1));
+        assert_eq!(p.allowance(t0 + Duration::from_secs(2)), 256);
+        // And back to unlimited.
+        p.set_rate(None, 256, t0 + Duration::from_secs(2));
+        p.spend(256);
+        assert_eq!(p.allowance(t0 + Duration::from_secs(2)), 256);
+        assert_eq!(p.wait(), Duration::ZERO);
     }
 }

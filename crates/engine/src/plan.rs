@@ -7,6 +7,7 @@ use std::time::Duration;
 use vigie_scan::cookie::Keys;
 use vigie_scan::perm::{shard_range, Permutation};
 use vigie_scan::ports::PortList;
+use vigie_scan::ratectl::RateConfig;
 use vigie_scan::targets::TargetSet;
 use vigie_scan::tracker::TrackerConfig;
 use vigie_scan::Technique;
@@ -31,7 +32,12 @@ pub struct Timing {
     /// windows allow.
     pub max_rate: Option<f64>,
     /// Packets per second floor (`--min-rate`): the pacer never goes below.
+    /// `--rate R` sets both `min_rate` and `max_rate` to R: a fixed rate.
     pub min_rate: Option<f64>,
+    /// Where the adaptive rate starts (`None` = at `max_rate`, unlimited
+    /// without one) and the floor it keeps without `--min-rate`.
+    pub initial_rate: Option<f64>,
+    pub floor_rate: f64,
     /// Connect-scan concurrency.
     pub parallelism: usize,
     /// Retries follow the loss seen, up to `max_retries` (unless the user
@@ -46,15 +52,18 @@ pub struct Timing {
 
 impl Timing {
     /// The `-T` template: 0 paranoid … 5 insane. 3 is the default.
+    /// (Documented in docs/usage.md, "Timing templates".)
     pub fn template(level: u8) -> Timing {
         let ms = Duration::from_millis;
-        let (initial, min, max, retries, rate, par) = match level {
-            0 => (ms(5000), ms(100), ms(10_000), 10, Some(0.2), 1),
-            1 => (ms(5000), ms(100), ms(10_000), 10, Some(2.0), 1),
-            2 => (ms(1000), ms(100), ms(10_000), 10, Some(50.0), 16),
-            3 => (ms(1000), ms(100), ms(10_000), 10, None, 1024),
-            4 => (ms(500), ms(100), ms(1250), 6, None, 2048),
-            _ => (ms(250), ms(50), ms(300), 2, None, 4096),
+        // rate = the ceiling (None: none; the raw TCP scan starts there and
+        // adapts to the loss), floor = the lowest it backs off to.
+        let (initial, min, max, retries, rate, floor, par) = match level {
+            0 => (ms(5000), ms(100), ms(10_000), 10, Some(0.2), 0.05, 1),
+            1 => (ms(5000), ms(100), ms(10_000), 10, Some(2.0), 0.5, 1),
+            2 => (ms(1000), ms(100), ms(10_000), 10, Some(50.0), 10.0, 16),
+            3 => (ms(1000), ms(100), ms(10_000), 10, None, 100.0, 1024),
+            4 => (ms(500), ms(100), ms(1250), 6, None, 500.0, 2048),
+            _ => (ms(250), ms(50), ms(300), 2, None, 2000.0, 4096),
         };
         Timing {
             initial_rtt_timeout: initial,
@@ -64,9 +73,27 @@ impl Timing {
             max_retries: retries,
             max_rate: rate,
             min_rate: None,
+            initial_rate: None,
+            floor_rate: floor,
             parallelism: par,
             adaptive_retries: true,
             host_timeout: None,
+        }
+    }
+
+    /// The adaptive rate's limits (see [`vigie_scan::ratectl`]).
+    pub fn rate_config(&self) -> RateConfig {
+        let fixed = self.min_rate.is_some() && self.min_rate == self.max_rate;
+        let mut floor = self.min_rate.unwrap_or(self.floor_rate);
+        if let (None, Some(c)) = (self.min_rate, self.max_rate) {
+            // A --max-rate below the template's floor wins.
+            floor = floor.min(c);
+        }
+        RateConfig {
+            initial: self.initial_rate,
+            floor,
+            ceiling: self.max_rate,
+            fixed,
         }
     }
 
@@ -226,4 +253,32 @@ fn splitmix(x: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_config_from_the_flags() {
+        let mut t = Timing::template(3);
+        let c = t.rate_config();
+        assert_eq!(
+            (c.initial, c.floor, c.ceiling, c.fixed),
+            (None, 100.0, None, false)
+        );
+        // --max-rate below the floor lowers the floor.
+        t.max_rate = Some(40.0);
+        let c = t.rate_config();
+        assert_eq!((c.floor, c.ceiling, c.fixed), (40.0, Some(40.0), false));
+        // --min-rate replaces the template's floor.
+        t.min_rate = Some(10.0);
+        assert_eq!(t.rate_config().floor, 10.0);
+        // --rate: both, fixed.
+        t.min_rate = Some(40.0);
+        let c = t.rate_config();
+        assert_eq!((c.floor, c.ceiling, c.fixed), (40.0, Some(40.0), true));
+        let c = Timing::template(2).rate_config();
+        assert_eq!((c.floor, c.ceiling, c.fixed), (10.0, Some(50.0), false));
+    }
 }

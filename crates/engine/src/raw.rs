@@ -20,6 +20,7 @@ use vigie_netio::rx::{Receiver, RxConfig};
 use vigie_netio::tx::{RawSender, TxBatch};
 use vigie_netio::txring::{next_hop_v4, PacketSender};
 use vigie_scan::classify::{classify, Response};
+use vigie_scan::ratectl::{RateController, RateReport};
 use vigie_scan::targets::IpRange;
 use vigie_scan::tracker::{Event, Tracker};
 use vigie_scan::{PortState, Reason};
@@ -231,7 +232,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
     let flushed = pool.finish();
     stop.store(true, Ordering::Release);
     let rx_ok = rx_thread.join().is_ok();
-    let (mut results, mut tracker) = result?;
+    let (mut results, mut tracker, rate) = result?;
     flushed?;
     if !rx_ok {
         return Err(EngineError::Io(std::io::Error::other(
@@ -252,6 +253,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         timeout: st.timeout,
         sent: st.sent,
         retransmitted: st.retransmitted,
+        rate: Some(rate),
     })
 }
 
@@ -273,7 +275,7 @@ fn control_loop(
     sender: &mut TxPool<Sender>,
     verdicts: &mpsc::Receiver<Vec<Verdict>>,
     meter: &Meter,
-) -> Result<(Results, Tracker), EngineError> {
+) -> Result<(Results, Tracker, RateReport), EngineError> {
     let total = plan.total();
     // What silence after every retry means is the technique's call.
     let (state, reason) = classify(plan.technique, &Response::NoReply)
@@ -288,7 +290,9 @@ fn control_loop(
     let mut tracker = Tracker::new(plan.permutation(), plan.index_range(), cfg);
     // After a stop request: when waiting for replies in flight ends.
     let mut stopping: Option<Instant> = None;
-    let mut pacer = Pacer::new(plan.timing.max_rate, BATCH, Instant::now());
+    // The send rate adapts to the loss the replies show (unless fixed).
+    let mut ctl = RateController::new(plan.timing.rate_config(), Instant::now());
+    let mut pacer = Pacer::new(ctl.rate(), BATCH, Instant::now());
     let mut batch = TxBatch::new(BATCH);
     let mut ident = plan.seed as u16;
     // Probes with ACK carry the cookie in the ack field too: a RST
@@ -314,22 +318,30 @@ fn control_loop(
         // Once per batch or wait: a few relaxed atomic adds.
         let st = tracker.stats();
         meter.update(st.done, st.sent);
+        while let Some(s) = tracker.poll_loss() {
+            if ctl.on_sample(now, &s) {
+                pacer.set_rate(ctl.rate(), BATCH, now);
+                if ctl.report().backoffs > 0 {
+                    tracker.assume_loss();
+                }
+            }
+        }
         if tracker.is_done() || deadline.is_some_and(|d| now >= d) {
-            return Ok((results, tracker));
+            return Ok((results, tracker, ctl.report()));
         }
         if crate::stop_requested() {
             // Stop sending; give the probes in flight one timeout to answer.
             let end = *stopping.get_or_insert_with(|| now + tracker.stats().timeout);
             if now >= end {
                 results.set_resume_at(tracker.low_watermark());
-                return Ok((results, tracker));
+                return Ok((results, tracker, ctl.report()));
             }
             match verdicts.recv_timeout(end.saturating_duration_since(now)) {
                 Ok(b) => apply(&mut results, &mut tracker, Instant::now(), b),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     results.set_resume_at(tracker.low_watermark());
-                    return Ok((results, tracker));
+                    return Ok((results, tracker, ctl.report()));
                 }
             }
             continue;
@@ -356,6 +368,7 @@ fn control_loop(
         }
         if !batch.is_empty() {
             pacer.spend(batch.len());
+            ctl.on_sent(now, batch.len());
             sender.send(&mut batch)?;
             continue;
         }

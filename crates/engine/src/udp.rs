@@ -205,6 +205,7 @@ pub fn run(plan: &Plan, hooks: Hooks<'_>) -> Result<Outcome, EngineError> {
         timeout: driver.sched.timeout(),
         sent: st.sent,
         retransmitted: st.sent.saturating_sub(st.total),
+        rate: None,
         results: driver.results,
     })
 }

@@ -12,6 +12,7 @@ pub mod model;
 pub mod payloads;
 pub mod perm;
 pub mod ports;
+pub mod ratectl;
 pub mod rtt;
 pub mod services;
 pub mod targets;

@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,27 @@ pub enum Event {
     /// Every attempt for this probe went unanswered: it is final.
     NoResponse { value: u64 },
 }
+
+/// What one retransmission pass of a window tells about loss: of the probes
+/// that answer at all, how many answered pass k-1 and how many only answered
+/// its retransmission (pass k). Probes that never answer (filtered ports,
+/// dead hosts) appear in neither count, so they never look like loss. If
+/// every pass loses a fraction L of what it sends,
+/// `answered_retry / answered_before` is L (see [`crate::ratectl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossSample {
+    /// Replies to pass k-1.
+    pub answered_before: u32,
+    /// Replies to pass k (the retransmission of what k-1 left unanswered);
+    /// 0 when pass k-1 answered the whole window.
+    pub answered_retry: u32,
+    /// When pass k-1 began: the sample speaks for the rate in use since.
+    pub since: Instant,
+}
+
+/// At most this many loss samples wait for [`Tracker::poll_loss`]; older
+/// ones are dropped (drivers that do not adapt their rate never read them).
+const LOSS_QUEUE: usize = 256;
 
 /// Counters and the current timing estimate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -134,6 +156,11 @@ struct Window {
     phase: Phase,
     /// When the latest probe of the current pass was handed out.
     last_sent: Instant,
+    /// When the current pass began, and the answered count then.
+    pass_start: Instant,
+    answered_at_pass_start: u32,
+    /// The previous pass: when it began and how many it answered.
+    prev_pass: Option<(Instant, u32)>,
     slab: Slab,
 }
 
@@ -213,6 +240,7 @@ pub struct Tracker {
     no_response: u64,
     /// The highest attempt a reply has answered so far (loss evidence).
     best_attempt: u8,
+    loss: VecDeque<LossSample>,
 }
 
 impl Tracker {
@@ -242,6 +270,7 @@ impl Tracker {
             answered: 0,
             no_response: 0,
             best_attempt: 0,
+            loss: VecDeque::new(),
         }
     }
 
@@ -263,6 +292,13 @@ impl Tracker {
             self.best_attempt.saturating_add(2)
         };
         want.min(self.cfg.max_retries)
+    }
+
+    /// Loss was seen by other means (the rate controller backed off on a
+    /// congested path): every retry is allowed from now on, since the
+    /// passes sent before the back-off lost most of their probes.
+    pub fn assume_loss(&mut self) {
+        self.best_attempt = self.best_attempt.max(self.cfg.max_retries);
     }
 
     /// The next probe to send, if any may go now: retransmissions of
@@ -355,6 +391,9 @@ impl Tracker {
             answered: 0,
             phase: Phase::Opening { sent: 0 },
             last_sent: now,
+            pass_start: now,
+            answered_at_pass_start: 0,
+            prev_pass: None,
             slab,
         });
         self.next += u64::from(len);
@@ -405,12 +444,35 @@ impl Tracker {
             if matches!(w.phase, Phase::Resending { .. }) {
                 self.resending -= 1;
             }
+            // The window's last pass answered everything left.
+            let this = w.answered - w.answered_at_pass_start;
+            match w.prev_pass {
+                Some((since, before)) => self.push_loss(before, this, since),
+                None => self.push_loss(this, 0, w.pass_start),
+            }
             self.recycle(w.slab);
         }
         if let Some(s) = sample {
             self.rtt_sample(s);
         }
         true
+    }
+
+    fn push_loss(&mut self, answered_before: u32, answered_retry: u32, since: Instant) {
+        if self.loss.len() == LOSS_QUEUE {
+            self.loss.pop_front();
+        }
+        self.loss.push_back(LossSample {
+            answered_before,
+            answered_retry,
+            since,
+        });
+    }
+
+    /// The next loss sample (one per retransmission pass that ended, and
+    /// one per window answered in full by its first pass), oldest first.
+    pub fn poll_loss(&mut self) -> Option<LossSample> {
+        self.loss.pop_front()
     }
 
     /// RFC 6298's estimator: srtt + 4·rttvar, clamped.
@@ -448,6 +510,21 @@ impl Tracker {
             if deadline > now {
                 continue;
             }
+            // The pass is over: what it answered is known.
+            let this = w.answered - w.answered_at_pass_start;
+            if let Some((since, before)) = w.prev_pass {
+                if self.loss.len() == LOSS_QUEUE {
+                    self.loss.pop_front();
+                }
+                self.loss.push_back(LossSample {
+                    answered_before: before,
+                    answered_retry: this,
+                    since,
+                });
+            }
+            w.prev_pass = Some((w.pass_start, this));
+            w.pass_start = now;
+            w.answered_at_pass_start = w.answered;
             // A fully answered window is freed at once, so one exists.
             let first = w.next_unanswered(0).unwrap_or(w.len);
             if w.attempt < max_retries {
@@ -621,6 +698,8 @@ mod tests {
         assert_eq!(t.retries_allowed(), 4);
         let reported: HashSet<u64> = run.no_response.iter().copied().collect();
         assert_eq!(reported, dropped);
+        t.assume_loss();
+        assert_eq!(t.retries_allowed(), 10);
         assert_eq!(run.accepted.len() as u64, n - dropped.len() as u64);
     }
 

@@ -110,11 +110,36 @@ pub fn parse_arp(text: &str, iface: &str, ip: Ipv4Addr) -> Option<[u8; 6]> {
 /// MAC), when one next hop serves them all and its MAC is known (a UDP
 /// datagram to the discard port nudges the kernel to resolve it; waits up
 /// to `wait`). `None` means: use the raw IP socket.
+///
+/// `/proc/net/route` shows only the main table, so its answer is trusted
+/// only when the kernel agrees: no target may be a loopback, special or
+/// local address of this host (those are routed by the `local` table, and
+/// a default route in the main table would otherwise send them out of a
+/// real interface), and the source address the kernel picks for the first
+/// and the last target must be one of the chosen interface's own.
 pub fn next_hop_v4(first: Ipv4Addr, last: Ipv4Addr, wait: Duration) -> Option<(u32, [u8; 6])> {
+    if !outside_special(first, last) {
+        return None;
+    }
     let routes = parse_routes(&std::fs::read_to_string("/proc/net/route").ok()?);
     let r = range_route(&routes, first, last)?.clone();
     if r.iface == "lo" {
         return None;
+    }
+    let ifaces = crate::link::interfaces().ok()?;
+    if ifaces
+        .iter()
+        .flat_map(|i| i.v4.iter())
+        .any(|(a, _)| (first..=last).contains(a))
+    {
+        return None;
+    }
+    let iface = ifaces.iter().find(|i| i.name == r.iface)?;
+    for dst in [first, last] {
+        match crate::route::source_for(std::net::IpAddr::V4(dst)).ok()? {
+            std::net::IpAddr::V4(src) if iface.v4.iter().any(|(a, _)| *a == src) => {}
+            _ => return None,
+        }
     }
     let hop = if r.gateway != 0 {
         Ipv4Addr::from(r.gateway)
@@ -142,6 +167,24 @@ pub fn next_hop_v4(first: Ipv4Addr, last: Ipv4Addr, wait: Duration) -> Option<(u
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// True when no address of `first..=last` is loopback, unspecified
+/// ("this network"), multicast, reserved or broadcast: those never go to
+/// a next hop's MAC.
+fn outside_special(first: Ipv4Addr, last: Ipv4Addr) -> bool {
+    let (a, b) = (u32::from(first), u32::from(last));
+    // Each special block as (network, prefix length).
+    const SPECIAL: [(u32, u32); 3] = [
+        (0x0000_0000, 8), // 0.0.0.0/8
+        (0x7f00_0000, 8), // 127.0.0.0/8
+        (0xe000_0000, 3), // 224.0.0.0/3: multicast, reserved, broadcast
+    ];
+    a <= b
+        && SPECIAL.iter().all(|&(net, len)| {
+            let end = net | (u32::MAX >> len);
+            b < net || a > end
+        })
 }
 
 fn ifindex(name: &str) -> Option<u32> {
@@ -343,6 +386,26 @@ vb0\t000012C6\t020012C6\t0003\t0\t0\t0\t0000FEFF\t0\t0\t0
         );
         assert_eq!(lookup(&r, Ipv4Addr::new(198, 18, 0, 2)), Some(&r[0]));
         assert_eq!(lookup(&r, Ipv4Addr::new(10, 0, 0, 1)), None);
+    }
+
+    #[test]
+    fn special_ranges_never_get_a_next_hop() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert!(outside_special(ip("198.18.0.0"), ip("198.19.255.255")));
+        assert!(!outside_special(ip("127.0.0.1"), ip("127.0.0.1")));
+        assert!(!outside_special(ip("126.255.255.0"), ip("127.0.0.0")));
+        assert!(!outside_special(ip("0.0.0.0"), ip("0.0.0.0")));
+        assert!(!outside_special(ip("224.0.0.1"), ip("224.0.0.1")));
+        assert!(!outside_special(
+            ip("255.255.255.255"),
+            ip("255.255.255.255")
+        ));
+        assert!(!outside_special(ip("198.18.0.9"), ip("198.18.0.1")));
+        // Loopback is routed by the local table whatever the main table says.
+        assert_eq!(
+            next_hop_v4(ip("127.0.0.1"), ip("127.0.0.1"), Duration::ZERO),
+            None
+        );
     }
 
     #[test]

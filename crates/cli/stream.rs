@@ -6,6 +6,9 @@
 //! then that block's hosts are reported to every sink, one `HostReport` at
 //! a time, and dropped before the next block starts. Reverse DNS runs per
 //! block, with the old budget (the first 256 hosts asking for a name, 3 s).
+//! Each block of a raw scan starts from the timeout the previous block
+//! measured (as nmap's hostgroups share their timing), not from the `-T`
+//! template's initial guess.
 //!
 //! Reports follow the target order. With host discovery, the blocks are
 //! cut from the live hosts, and each block's report window also covers the
@@ -98,6 +101,10 @@ pub fn run_blocks(
         None => 0,
     };
     let mut counts = Counts::default();
+    // Per technique: the timeout the last block ended with, when it had
+    // replies to time; the next block starts from it instead of the
+    // initial guess (a silent block would otherwise wait the -T default).
+    let mut learned: Vec<Option<std::time::Duration>> = vec![None; plans.len()];
     for b in first..nblocks {
         if vigie_engine::stop_requested() {
             save_resume(ctx.seed, b, hosts, &[])?;
@@ -119,7 +126,14 @@ pub fn run_blocks(
                     bp.prior = cells.clone();
                 }
             }
+            if let Some(t) = learned[k] {
+                bp.timing.initial_rtt_timeout = t.min(bp.timing.max_rtt_timeout);
+            }
             let outcome = run_plan(&bp).map_err(|e| Fail::Runtime(e.to_string()))?;
+            // Connect attempts keep their own floor: raw scans only.
+            if outcome.srtt.is_some() && plan.technique != vigie_scan::Technique::Connect {
+                learned[k] = Some(outcome.timeout);
+            }
             runs.push((bp, outcome));
         }
         let interrupted = vigie_engine::stop_requested()
@@ -338,4 +352,42 @@ fn host_report(
         rttvar,
         timeout,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_scan::targets::IpRange;
+
+    fn set(addrs: &[&str]) -> TargetSet {
+        let r: Vec<IpRange> = addrs
+            .iter()
+            .map(|a| IpRange::single(a.parse().unwrap()))
+            .collect();
+        TargetSet::new(&r, &[])
+    }
+
+    /// Report windows tile the targets: each ends just after its block's
+    /// last scanned (live) host, the last one at the end of the targets.
+    #[test]
+    fn report_windows_tile_the_targets() {
+        let targets = set(&[
+            "198.18.0.1",
+            "198.18.0.2",
+            "198.18.0.3",
+            "198.18.0.4",
+            "198.18.0.5",
+        ]);
+        let live = set(&["198.18.0.2", "198.18.0.4", "198.18.0.5"]);
+        let n = blocks::block_count(live.len(), 2);
+        assert_eq!(n, 2);
+        assert_eq!(window_end(&targets, &live, 0, 2, n), 4);
+        assert_eq!(window_end(&targets, &live, 1, 2, n), 5);
+        // -Pn: the scanned set is the targets.
+        let n = blocks::block_count(targets.len(), 2);
+        let ends: Vec<u64> = (0..n)
+            .map(|b| window_end(&targets, &targets, b, 2, n))
+            .collect();
+        assert_eq!(ends, vec![2, 4, 5]);
+    }
 }

@@ -7,8 +7,9 @@
 //! a time, and dropped before the next block starts. Reverse DNS runs per
 //! block, with the old budget (the first 256 hosts asking for a name, 3 s).
 //! Each block of a raw scan starts from the timeout the previous block
-//! measured (as nmap's hostgroups share their timing), not from the `-T`
-//! template's initial guess.
+//! measured when that is shorter than the `-T` template's initial guess (as
+//! nmap's hostgroups share their timing): a silent block then does not wait
+//! a whole second per retry.
 //!
 //! Reports follow the target order. With host discovery, the blocks are
 //! cut from the live hosts, and each block's report window also covers the
@@ -127,7 +128,10 @@ pub fn run_blocks(
                 }
             }
             if let Some(t) = learned[k] {
-                bp.timing.initial_rtt_timeout = t.min(bp.timing.max_rtt_timeout);
+                // Only ever shorter: a block whose replies were slow (a
+                // stalled send path) must not make the next one wait longer
+                // than the -T guess; a slow block learns its own.
+                bp.timing.initial_rtt_timeout = t.min(bp.timing.initial_rtt_timeout);
             }
             let outcome = run_plan(&bp).map_err(|e| Fail::Runtime(e.to_string()))?;
             // Connect attempts keep their own floor: raw scans only.

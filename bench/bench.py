@@ -21,8 +21,10 @@ VIGIE = os.environ.get("VIGIE", "vigie")
 RUSTSCAN = os.environ.get("RUSTSCAN", "rustscan")
 REPEAT = int(os.environ.get("REPEAT", "3"))
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
-S = "vgb-s"
-T = "vgb-t"
+# VGB=prefix: the lab's namespaces (bench/lab.sh reads the same variable).
+VGB = os.environ.get("VGB", "vgb")
+S = f"{VGB}-s"
+T = f"{VGB}-t"
 TARGET = "198.18.0.2"
 OPEN = {22, 80, 443, 3306, 8080, 31337, 65535}
 DROP = {25, 7000, 7001, 7002, 7003, 7004}
@@ -334,27 +336,60 @@ def case_loss():
     GOALS.append(("5% loss: ≤ 0.5 × nmap, exact", v / n, 0.5))
 
 
+def memory_check(jsonl):
+    """Stream the /15 scan's JSON Lines: 198.19.0.0/16 less 198.19.254.0/23
+    answers like 198.18.0.2 without its DROP rule (the listeners take every
+    local address: OPEN open, the rest closed), 198.18.0.2 is exact, the rest
+    (sink, drop and unrouted ranges) filtered. Returns (hosts, wrong ports,
+    the first few of them)."""
+    hosts, wrong, errors = 0, 0, []
+    with open(jsonl) as f:
+        for line in f:
+            v = json.loads(line)
+            if v.get("type") != "host":
+                continue
+            hosts += 1
+            a = v["addr"]
+            o = [int(x) for x in a.split(".")]
+            for p in v["ports"]:
+                port, st = p["port"], p["state"]
+                if a == TARGET:
+                    want = truth(port)
+                elif o[1] == 19 and o[2] < 254:
+                    want = "open" if port in OPEN else "closed"
+                elif a == "198.18.0.1":
+                    want = st  # the scanner's own address: not part of the check
+                else:
+                    want = "filtered"
+                if st != want:
+                    wrong += 1
+                    if len(errors) < 20:
+                        errors.append(f"{a}:{port} {st} (want {want})")
+    return hosts, wrong, errors
+
+
 def case_memory():
+    """Peak RSS over the WHOLE /15 x top-1000 scan (131 M probes), XML and
+    JSON Lines outputs written, and the outputs checked."""
     case = "memory /15 x top1000"
-    p = subprocess.Popen(in_scanner(VIGIE, "-sS", "--top-ports", "1000", "-n", "-Pn", "-oJ",
-                                    "/dev/null", "198.18.0.0/15"),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=TMP)
-    peak = 0
-    for _ in range(80):
-        time.sleep(0.1)
-        try:
-            with open(f"/proc/{p.pid}/status") as f:
-                m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
-                peak = max(peak, int(m.group(1)) if m else 0)
-        except OSError:
-            break
-    p.kill()
-    p.wait()
-    mb = peak / 1024
+    xml = os.path.join(TMP, "mem.xml")
+    jsonl = os.path.join(TMP, "mem.jsonl")
+    t, _, err = timed(["/usr/bin/time", "-f", "peak-rss-kb %M"] +
+                      in_scanner(VIGIE, "-sS", "-n", "-Pn", "--top-ports", "1000", "-oX", xml,
+                                 "-oJ", jsonl, "198.18.0.0/15"))
+    m = re.search(r"peak-rss-kb (\d+)", err)
+    mb = int(m.group(1)) / 1024 if m else float("nan")
+    hosts, wrong, errors = memory_check(jsonl)
+    xml_ok = sh("xmllint", "--noout", "--stream", xml).returncode == 0
+    acc = "exact" if hosts == 131072 and not wrong and xml_ok else \
+        f"{hosts} hosts, xml {'ok' if xml_ok else 'BAD'}, {wrong} wrong: {'; '.join(errors[:5])}"
+    for f in (xml, jsonl):
+        os.remove(f)
     ROWS.append({"case": case, "tool": "vigie", "median": mb, "runs": 1,
-                 "accuracy": "peak RSS MB in the first 8 s", "note": "131M probes"})
-    print(f"  {case:<18} vigie peak RSS {mb:.1f} MB (first 8 s, then killed)", flush=True)
-    GOALS.append(("/15 x top-1000 < 64 MB RSS (MB, first 8 s)", mb, 64))
+                 "accuracy": acc, "note": f"peak RSS MB, whole scan ({t:.0f} s), 131M probes"})
+    print(f"  {case:<18} vigie peak RSS {mb:.1f} MB over the whole scan ({t:.0f} s); {acc}",
+          flush=True)
+    GOALS.append(("/15 x top-1000 < 64 MB RSS (MB, whole scan)", mb, 64))
 
 
 GOALS = []

@@ -12,10 +12,15 @@
 #   the rule's packet counter is what the receiver saw.
 #
 # usage: bench/lab.sh up | down | count-sink | reset-sink | loss-on | loss-off
+#
+# VGB=prefix (default vgb) names the namespaces (prefix-s, prefix-t) and the
+# /tmp files, so two labs can exist side by side.
 set -euo pipefail
 
-S=vgb-s
-T=vgb-t
+VGB=${VGB:-vgb}
+S=$VGB-s
+T=$VGB-t
+PIDFILE=/tmp/$VGB-listeners.pid
 OPEN_PORTS="22 80 443 3306 8080 31337 65535"
 DROP_PORTS="25,7000:7004"
 
@@ -41,7 +46,7 @@ up() {
     ip netns exec $T iptables -A INPUT -d 198.19.254.0/23 -j DROP
     ip netns exec $T iptables -A INPUT -d 198.18.0.2 -p tcp -m multiport --dports $DROP_PORTS -j DROP
     # Listeners: one python process holding every open port (accept + close).
-    ip netns exec $T python3 - "$OPEN_PORTS" >/dev/null 2>&1 <<'EOF' &
+    ip netns exec $T python3 - "$OPEN_PORTS" "$PIDFILE" >/dev/null 2>&1 <<'EOF' &
 import socket, selectors, sys, os
 sel = selectors.DefaultSelector()
 for p in sys.argv[1].split():
@@ -51,7 +56,7 @@ for p in sys.argv[1].split():
     s.listen(4096)
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ)
-open("/tmp/vgb-listeners.pid", "w").write(str(os.getpid()))
+open(sys.argv[2], "w").write(str(os.getpid()))
 while True:
     for key, _ in sel.select():
         try:
@@ -61,7 +66,7 @@ while True:
             pass
 EOF
     for _ in $(seq 50); do
-        [ -s /tmp/vgb-listeners.pid ] && break
+        [ -s $PIDFILE ] && break
         sleep 0.1
     done
     # Everything else of the /15 (the memory test's targets) goes to the
@@ -70,9 +75,9 @@ EOF
 }
 
 down() {
-    if [ -s /tmp/vgb-listeners.pid ]; then
-        kill "$(cat /tmp/vgb-listeners.pid)" 2>/dev/null || true
-        rm -f /tmp/vgb-listeners.pid
+    if [ -s $PIDFILE ]; then
+        kill "$(cat $PIDFILE)" 2>/dev/null || true
+        rm -f $PIDFILE
     fi
     ip netns del $S 2>/dev/null || true
     ip netns del $T 2>/dev/null || true

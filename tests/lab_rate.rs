@@ -194,3 +194,233 @@ fn five_percent_loss_each_way_every_port_exact() {
         .unwrap_or(0);
     assert!(dropped > 1000, "{text}");
 }
+
+// ---- host blocks: scans cut into several blocks (VIGIE_BLOCK_PROBES) ----
+
+/// Four more target addresses, 198.18.1.0/30, local to the target
+/// namespace (an AnyIP route, as bench/lab.sh does for its sweep) and routed
+/// to it from the scanner. The lab's rules match the link, not the address,
+/// so they answer as 198.18.0.2 does.
+const EXTRA: [&str; 4] = ["198.18.1.0", "198.18.1.1", "198.18.1.2", "198.18.1.3"];
+
+fn add_extra_hosts(lab: &Lab) {
+    let st = lab
+        .target_cmd("ip")
+        .args(["route", "add", "local", "198.18.1.0/30", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = lab
+        .scanner_cmd("ip")
+        .args([
+            "route",
+            "add",
+            "198.18.1.0/30",
+            "via",
+            &lab.target_v4().to_string(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// (state, reason) per port, per host address, from JSON Lines; a port
+/// reported twice for one host fails.
+fn hosts_states(text: &str) -> std::collections::BTreeMap<String, States> {
+    let mut all = std::collections::BTreeMap::<String, States>::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "host" {
+            continue;
+        }
+        let host = all
+            .entry(v["addr"].as_str().unwrap().to_owned())
+            .or_default();
+        for p in v["ports"].as_array().unwrap() {
+            let port = p["port"].as_u64().unwrap() as u16;
+            let st = (
+                p["state"].as_str().unwrap().to_owned(),
+                p["reason"].as_str().unwrap().to_owned(),
+            );
+            assert!(host.insert(port, st).is_none(), "{line}: port {port} twice");
+        }
+    }
+    all
+}
+
+/// Every port of `ports` on the target and on the EXTRA hosts, exact (the
+/// lab's listeners take every local address, so the extra hosts have the
+/// target's layout).
+fn assert_hosts_exact(
+    lab: &Lab,
+    all: &std::collections::BTreeMap<String, States>,
+    ports: std::ops::RangeInclusive<u16>,
+) {
+    let target = lab.target_v4().to_string();
+    let names: std::collections::BTreeSet<String> = std::iter::once(target)
+        .chain(EXTRA.iter().map(|s| s.to_string()))
+        .collect();
+    assert_eq!(
+        all.keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        names
+    );
+    for states in all.values() {
+        assert_exact(lab, LabTechnique::Syn, false, states, ports.clone());
+    }
+}
+
+/// 5 hosts × 3000 ports in blocks of 2 hosts (3 blocks): shards of one seed
+/// are disjoint within the blocks, their union is the scan, and the
+/// multi-block scan reports exactly what the one-block scan does.
+#[test]
+fn shards_are_disjoint_and_cover_a_multi_block_scan() {
+    let lab = lab();
+    add_extra_hosts(&lab);
+    let target = lab.target_v4().to_string();
+    let dir = scratch("shards-blocks");
+    let run = |extra: &[&str], blocks: bool, file: &std::path::Path| {
+        let mut cmd = lab.scanner_cmd(VIGIE);
+        if blocks {
+            cmd.env("VIGIE_BLOCK_PROBES", "6000");
+        }
+        let out = cmd
+            .args(["-sS", "-p1-3000", "-n", "-Pn", "--seed", "78"])
+            .args(extra)
+            .arg("-oJ")
+            .arg(file)
+            .args([target.as_str(), "198.18.1.0/30"])
+            .output()
+            .expect("run vigie");
+        check_output("vigie", &out);
+        hosts_states(&read(file))
+    };
+    let mut union = std::collections::BTreeMap::<String, States>::new();
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let file = dir.join(format!("shard{i}.jsonl"));
+        let part = run(&["--shard", &format!("{i}/3")], true, &file);
+        let n: usize = part.values().map(States::len).sum();
+        assert!(n > 4500 && n < 5500, "shard {i}: {n} probes");
+        for (h, states) in part {
+            let u = union.entry(h.clone()).or_default();
+            for (port, st) in states {
+                assert!(
+                    u.insert(port, st).is_none(),
+                    "{h} port {port} in two shards"
+                );
+            }
+        }
+        files.push(file);
+    }
+    assert_hosts_exact(&lab, &union, 1..=3000);
+    let blocks = run(&[], true, &dir.join("blocks.jsonl"));
+    assert_eq!(blocks, union);
+    let one = run(&[], false, &dir.join("one.jsonl"));
+    assert_eq!(one, union);
+
+    let merged = Command::new(VIGIE)
+        .arg("merge")
+        .args(&files)
+        .output()
+        .expect("run vigie merge");
+    check_output("vigie merge", &merged);
+    assert_eq!(
+        hosts_states(&String::from_utf8_lossy(&merged.stdout)),
+        union
+    );
+}
+
+/// A multi-block scan (5 blocks of one host) stopped part-way: the resume
+/// file names the block; `--resume` (no block size given: it comes from the
+/// file) reports that block and the later ones, and `vigie merge` of the
+/// interrupted and the resumed outputs is the whole scan, exact.
+#[test]
+fn interrupt_then_resume_a_multi_block_scan() {
+    let lab = lab();
+    add_extra_hosts(&lab);
+    let target = lab.target_v4().to_string();
+    let dir = scratch("resume-blocks");
+    let json = dir.join("scan.jsonl");
+    let xml = dir.join("scan.xml");
+    // 100 000 probes at 20 000 per second: about 5 s if left alone.
+    let child = lab
+        .scanner_cmd(VIGIE)
+        .current_dir(&dir)
+        .env("VIGIE_BLOCK_PROBES", "20000")
+        .args([
+            "-sS",
+            "-p1-20000",
+            "-n",
+            "-Pn",
+            "--max-rate",
+            "20000",
+            "-oJ",
+        ])
+        .arg(&json)
+        .arg("-oX")
+        .arg(&xml)
+        .args([target.as_str(), "198.18.1.0/30"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn vigie");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let resume_file = dir.join("vigie-resume.json");
+    let state: serde_json::Value = serde_json::from_str(&read(&resume_file)).unwrap();
+    assert_eq!(state["block_hosts"], 1);
+    let block = state["block"].as_u64().unwrap();
+    assert!(block < 5, "{state}");
+    let lint = Command::new("xmllint")
+        .arg("--noout")
+        .arg(&xml)
+        .status()
+        .unwrap();
+    assert!(lint.success(), "partial XML is not well formed");
+    let first = dir.join("first.jsonl");
+    std::fs::rename(&json, &first).unwrap();
+    let partial = hosts_states(&read(&first));
+    // Whole blocks before the one interrupted, then what that one knew
+    // (nothing when the stop came between blocks).
+    let n = partial.len() as u64;
+    assert!(n == block || n == block + 1, "{n} hosts, block {block}");
+    let total: usize = partial.values().map(States::len).sum();
+    assert!(total < 100_000, "{total}");
+
+    let out = lab
+        .scanner_cmd(VIGIE)
+        .current_dir(&dir)
+        .arg("--resume")
+        .arg(&resume_file)
+        .output()
+        .expect("resume");
+    check_output("vigie --resume", &out);
+    let resumed = hosts_states(&read(&json));
+    assert_eq!(resumed.len() as u64, 5 - block, "{:?}", resumed.keys());
+    let lint = Command::new("xmllint")
+        .arg("--noout")
+        .arg(&xml)
+        .status()
+        .unwrap();
+    assert!(lint.success());
+
+    let merged = Command::new(VIGIE)
+        .arg("merge")
+        .arg(&first)
+        .arg(&json)
+        .output()
+        .expect("run vigie merge");
+    check_output("vigie merge", &merged);
+    assert_hosts_exact(
+        &lab,
+        &hosts_states(&String::from_utf8_lossy(&merged.stdout)),
+        1..=20000,
+    );
+}

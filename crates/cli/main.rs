@@ -4,6 +4,7 @@ mod args;
 mod merge;
 mod progress;
 mod resume;
+mod stream;
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -17,15 +18,14 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use vigie_engine::{Cell, Outcome, Plan, Timing};
+use vigie_engine::{Outcome, Plan, Timing};
 use vigie_report::{
-    GrepWriter, HostReport, HostStatus, JsonLinesWriter, NormalWriter, PortResult, RunInfo,
-    RunStats, ScanInfo, Sink, Tee, XmlWriter,
+    GrepWriter, HostStatus, JsonLinesWriter, NormalWriter, RunInfo, ScanInfo, Sink, Tee, XmlWriter,
 };
 use vigie_scan::ports::{parse_ports, PortList};
 use vigie_scan::services::ServiceDb;
 use vigie_scan::targets::{cidr, parse_target, IpRange, TargetSet, TargetSpec};
-use vigie_scan::{PortState, Proto, Reason, Technique};
+use vigie_scan::{Proto, Reason, Technique};
 use vigie_wire::tcp::TcpFlags;
 
 /// Where nmap keeps its services table, read at run time when present.
@@ -133,12 +133,6 @@ fn run() -> Result<ExitCode, Fail> {
             plan.scanflags = opts.scanflags.map(TcpFlags);
         }
         plan.shard = opts.shard.unwrap_or((0, 1));
-        if let Some(r) = &resumed {
-            if let Some((at, cells)) = r.plans.get(plans.len()) {
-                plan.resume_from = at.unwrap_or(u64::MAX);
-                plan.prior = cells.clone();
-            }
-        }
         plans.push(plan);
     }
 
@@ -160,42 +154,19 @@ fn run() -> Result<ExitCode, Fail> {
     progress::suspend(|| out.write(|s| s.begin(&info)))?;
 
     install_stop_handler();
-    let mut runs = Vec::new();
-    for plan in plans {
-        if plan.targets.is_empty() {
-            continue;
-        }
-        if vigie_engine::stop_requested() {
-            break;
-        }
-        let outcome = run_plan(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
-        if opts.verbose > 0 {
-            rate_line(&outcome);
-        }
-        runs.push((plan, outcome));
-    }
-    display.finish();
-
-    let interrupted =
-        vigie_engine::stop_requested() || runs.iter().any(|(_, o)| o.results.resume_at().is_some());
-    if interrupted {
-        save_resume(seed, &runs)?;
-    }
-    let (hosts, timed_out) = host_reports(&targets, discovery.as_ref(), &runs, &db, &opts, start);
-    for addr in &timed_out {
-        eprintln!("vigie: skipping host {addr}: --host-timeout reached before its scan finished");
-    }
-    let up = hosts.iter().filter(|h| h.status.up).count() as u64;
-    for h in &hosts {
-        out.write(|s| s.host(h))?;
-    }
-    let stats = RunStats {
-        end: SystemTime::now(),
-        elapsed: started.elapsed(),
-        hosts_up: up,
-        hosts_down: hosts.len() as u64 - up,
-        hosts_total: (hosts.len() + timed_out.len()) as u64,
+    // Block by block: scan, report, drop (see stream.rs).
+    plans.retain(|p| !p.targets.is_empty());
+    let ctx = stream::Ctx {
+        targets: &targets,
+        discovery: discovery.as_ref(),
+        db: &db,
+        opts: &opts,
+        start,
+        seed,
     };
+    let (counts, interrupted) = stream::run_blocks(&ctx, &plans, resumed.as_ref(), &mut out)?;
+    display.finish();
+    let stats = counts.stats(SystemTime::now(), started.elapsed());
     out.write(|s| s.finish(&info, &stats))?;
     if interrupted {
         return Ok(ExitCode::from(130));
@@ -257,26 +228,6 @@ fn load_resume(argv: &mut Vec<std::ffi::OsString>) -> Result<Option<resume::Resu
     argv.truncate(1);
     argv.extend(state.args.iter().map(Into::into));
     Ok(Some(state))
-}
-
-/// After an interrupted run: save what is known and where to go on.
-fn save_resume(seed: u64, runs: &[(Plan, Outcome)]) -> Result<(), Fail> {
-    let state = resume::ResumeState {
-        args: std::env::args().skip(1).collect(),
-        seed,
-        plans: runs
-            .iter()
-            .map(|(_, o)| (o.results.resume_at(), o.results.known().collect()))
-            .collect(),
-    };
-    let path = Path::new(resume::RESUME_FILE);
-    resume::write_resume(path, &state)
-        .map_err(|e| Fail::Runtime(format!("cannot write {}: {e}", path.display())))?;
-    eprintln!(
-        "vigie: interrupted; finish the scan with: vigie --resume {}",
-        path.display()
-    );
-    Ok(())
 }
 
 /// The scans a run makes, in order: at most one TCP type, then UDP.
@@ -828,139 +779,4 @@ fn reverse_names(addrs: &[IpAddr]) -> Vec<Option<String>> {
         names[i] = n;
     }
     names
-}
-
-fn host_reports(
-    targets: &TargetSet,
-    discovery: Option<&Discovery>,
-    runs: &[(Plan, Outcome)],
-    db: &ServiceDb,
-    opts: &args::Options,
-    start: SystemTime,
-) -> (Vec<HostReport>, Vec<IpAddr>) {
-    let end = SystemTime::now();
-    let srtt = runs.iter().find_map(|(_, o)| o.srtt);
-    let rttvar = runs.iter().find_map(|(_, o)| o.rttvar);
-    let timeout = runs.iter().map(|(_, o)| o.timeout).max();
-    let scopes: Vec<vigie_engine::Scope> = runs.iter().map(|(p, _)| p.scope()).collect();
-    let mut hosts = Vec::new();
-    let mut timed_out = Vec::new();
-    for h in 0..targets.len() as u64 {
-        let Some(addr) = targets.get(h) else { continue };
-        let mut ports = Vec::new();
-        let mut first_reply: Option<Cell> = None;
-        let mut unfinished = false;
-        for ((plan, outcome), scope) in runs.iter().zip(&scopes) {
-            let Some(i) = plan.targets.index_of(addr) else {
-                continue;
-            };
-            // A shard reports its own probes; an interrupted run what it knows.
-            let interrupted = outcome.results.resume_at().is_some();
-            let base = i * plan.nports();
-            let keep: Vec<bool> = outcome
-                .results
-                .host(i)
-                .iter()
-                .enumerate()
-                .map(|(k, c)| scope.contains(base + k as u64) && !(interrupted && c.is_empty()))
-                .collect();
-            let cells: Vec<Cell> = outcome
-                .results
-                .host(i)
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(c, _)| *c)
-                .collect();
-            let port_list: Vec<u16> = plan
-                .ports
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(p, _)| p)
-                .collect();
-            // Only a --host-timeout leaves verdicts missing.
-            unfinished |= cells.iter().any(|c| c.is_empty());
-            let proto = plan.technique.proto();
-            first_reply = first_reply.or(cells
-                .iter()
-                .copied()
-                .find(|c| !c.is_empty() && !c.is_silence()));
-            ports.extend(
-                port_list
-                    .into_iter()
-                    .zip(cells)
-                    .map(|(port, c)| PortResult {
-                        proto,
-                        port,
-                        state: c.state().unwrap_or(PortState::Filtered),
-                        reason: c.reason().unwrap_or(Reason::NoResponse),
-                        ttl: c.ttl(),
-                        service: db.name(port, proto).map(str::to_owned),
-                    }),
-            );
-        }
-        if unfinished {
-            timed_out.push(addr);
-            continue;
-        }
-        if ports.is_empty() && !runs.is_empty() && runs.iter().all(|(p, _)| p.shard != (0, 1)) {
-            // None of this host's probes fell in the shard.
-            continue;
-        }
-        let status = if opts.no_ping {
-            HostStatus {
-                up: true,
-                reason: Reason::UserSet,
-                ttl: 0,
-            }
-        } else if let Some(st) = discovery.and_then(|d| d.status.get(&addr)) {
-            *st
-        } else if let Some(c) = first_reply {
-            let reason = if addr.is_loopback() {
-                Reason::Localhost
-            } else {
-                c.reason().unwrap_or(Reason::UserSet)
-            };
-            HostStatus {
-                up: true,
-                reason,
-                ttl: c.ttl(),
-            }
-        } else {
-            HostStatus {
-                up: false,
-                reason: Reason::NoResponse,
-                ttl: 0,
-            }
-        };
-        ports.sort_by_key(|p| (p.proto, p.port));
-        hosts.push(HostReport {
-            addr,
-            hostname: None,
-            mac: discovery.and_then(|d| d.mac.get(&addr).copied()),
-            latency: if status.up {
-                srtt.or(discovery.and_then(|d| d.srtt))
-            } else {
-                None
-            },
-            status,
-            start,
-            end,
-            ports,
-            srtt,
-            rttvar,
-            timeout,
-        });
-    }
-    if !opts.no_dns {
-        let up: Vec<usize> = (0..hosts.len())
-            .filter(|&i| hosts[i].status.up || opts.always_dns)
-            .collect();
-        let addrs: Vec<IpAddr> = up.iter().map(|&i| hosts[i].addr).collect();
-        for (i, name) in up.into_iter().zip(reverse_names(&addrs)) {
-            hosts[i].hostname = name;
-        }
-    }
-    (hosts, timed_out)
 }

@@ -9,12 +9,21 @@ use vigie_engine::Cell;
 /// Where an interrupted scan writes its resume file.
 pub const RESUME_FILE: &str = "vigie-resume.json";
 
-/// What an interrupted run leaves behind: its arguments, its seed, and per
-/// plan where to resume plus every verdict known.
+/// What an interrupted run leaves behind: its arguments, its seed, the
+/// host block it stopped in, and per plan (of that block) where to resume
+/// plus every verdict known.
+///
+/// Blocks before `block` are finished and were reported by the interrupted
+/// run; a resumed run scans and reports `block` and the ones after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResumeState {
     pub args: Vec<String>,
     pub seed: u64,
+    /// The host block the plans below belong to (0 for one-block scans).
+    pub block: u64,
+    /// Hosts per block of the interrupted run (`None`: as the resumed run
+    /// computes it; files written before blocks existed).
+    pub block_hosts: Option<u64>,
     /// Per plan (in run order): resume index (`None` = finished) and cells.
     pub plans: Vec<PlanState>,
 }
@@ -34,8 +43,9 @@ impl ResumeState {
                 json!({ "resume_at": at, "cells": cells })
             })
             .collect();
-        json!({ "vigie_resume": 1, "args": self.args, "seed": self.seed, "plans": plans })
-            .to_string()
+        json!({ "vigie_resume": 1, "args": self.args, "seed": self.seed,
+                "block": self.block, "block_hosts": self.block_hosts, "plans": plans })
+        .to_string()
     }
 
     pub fn from_json(text: &str) -> Result<ResumeState, String> {
@@ -50,6 +60,18 @@ impl ResumeState {
             .map(|a| a.as_str().map(str::to_owned).ok_or("resume file: bad args"))
             .collect::<Result<Vec<_>, _>>()?;
         let seed = v["seed"].as_u64().ok_or("resume file: no seed")?;
+        let block = match &v["block"] {
+            Value::Null => 0,
+            b => b.as_u64().ok_or("resume file: bad block")?,
+        };
+        let block_hosts = match &v["block_hosts"] {
+            Value::Null => None,
+            b => Some(
+                b.as_u64()
+                    .filter(|&n| n > 0)
+                    .ok_or("resume file: bad block_hosts")?,
+            ),
+        };
         let mut plans = Vec::new();
         for p in v["plans"].as_array().ok_or("resume file: no plans")? {
             let at = p["resume_at"].as_u64();
@@ -63,7 +85,13 @@ impl ResumeState {
             }
             plans.push((at, cells));
         }
-        Ok(ResumeState { args, seed, plans })
+        Ok(ResumeState {
+            args,
+            seed,
+            block,
+            block_hosts,
+            plans,
+        })
     }
 }
 
@@ -82,6 +110,8 @@ mod tests {
         let s = ResumeState {
             args: vec!["-sS".into(), "-p-".into(), "198.18.0.2".into()],
             seed: 42,
+            block: 3,
+            block_hosts: Some(65),
             plans: vec![
                 (Some(1234), vec![(7, Cell(0x2a40)), (9, Cell(1))]),
                 (None, vec![]),
@@ -89,6 +119,12 @@ mod tests {
         };
         assert_eq!(ResumeState::from_json(&s.to_json()), Ok(s));
         assert!(ResumeState::from_json("{}").is_err());
+        // Files from before host blocks: block 0, size as computed.
+        let old = r#"{"vigie_resume":1,"args":["-p80"],"seed":5,"plans":[]}"#;
+        let old = ResumeState::from_json(old).unwrap();
+        assert_eq!((old.block, old.block_hosts), (0, None));
+        let bad = r#"{"vigie_resume":1,"args":[],"seed":5,"block_hosts":0,"plans":[]}"#;
+        assert!(ResumeState::from_json(bad).is_err());
         assert!(ResumeState::from_json("nope").is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! `host_index * nports + port_index`.
 #![forbid(unsafe_code)]
 
+pub mod blocks;
 pub mod connect;
 pub mod discover;
 mod pace;

@@ -21,11 +21,16 @@ pub struct RxConfig {
     pub block_timeout_ms: u32,
 }
 
+/// 16 × 1 MB: at ~128 bytes per reply frame (TPACKET_V3 packs them) that
+/// is ~130 000 replies of slack, tens of milliseconds at full speed,
+/// while the receive thread drains it continuously. The ring counts in the
+/// process's RSS once the kernel has written each page, so this is also a
+/// fixed 16 MB of the memory budget.
 impl Default for RxConfig {
     fn default() -> Self {
         RxConfig {
             block_size: 1 << 20,
-            block_count: 32,
+            block_count: 16,
             block_timeout_ms: 10,
         }
     }

@@ -23,7 +23,7 @@ pub struct Timing {
     pub min_rtt_timeout: Duration,
     pub max_rtt_timeout: Duration,
     pub max_retries: u8,
-    /// The floor the raw TCP driver uses instead of `min_rtt_timeout`
+    /// The floor the raw TCP and IPv4 connect drivers use instead of `min_rtt_timeout`
     /// unless `--min-rtt-timeout` is given: its replies are read from the
     /// packet ring as they land, so on a fast path (measured RTT far below
     /// it) 50 ms is still hundreds of RTTs.

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use vigie_engine::Cell;
 
 /// Where an interrupted scan writes its resume file.
@@ -33,19 +33,21 @@ pub struct ResumeState {
 pub type PlanState = (Option<u64>, Vec<(u64, Cell)>);
 
 impl ResumeState {
+    #[cfg(test)]
     pub fn to_json(&self) -> String {
-        let plans: Vec<Value> = self
-            .plans
-            .iter()
-            .map(|(at, cells)| {
-                let cells: Vec<[u64; 2]> =
-                    cells.iter().map(|(v, c)| [*v, u64::from(c.0)]).collect();
-                json!({ "resume_at": at, "cells": cells })
-            })
-            .collect();
-        json!({ "vigie_resume": 1, "args": self.args, "seed": self.seed,
-                "block": self.block, "block_hosts": self.block_hosts, "plans": plans })
-        .to_string()
+        let mut out = Vec::new();
+        write_json(
+            &mut out,
+            &self.args,
+            self.seed,
+            self.block,
+            self.block_hosts,
+            self.plans
+                .iter()
+                .map(|(at, cells)| (*at, cells.iter().copied())),
+        )
+        .expect("writing to a Vec cannot fail");
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 
     pub fn from_json(text: &str) -> Result<ResumeState, String> {
@@ -95,10 +97,58 @@ impl ResumeState {
     }
 }
 
-pub fn write_resume(path: &Path, state: &ResumeState) -> io::Result<()> {
+/// Write a resume file straight from the verdict iterators: nothing per
+/// verdict is held in memory (a block's millions of verdicts would cost
+/// hundreds of MB as JSON values).
+pub fn write_resume_streamed<C: Iterator<Item = (u64, Cell)>>(
+    path: &Path,
+    args: &[String],
+    seed: u64,
+    block: u64,
+    block_hosts: Option<u64>,
+    plans: impl Iterator<Item = (Option<u64>, C)>,
+) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, state.to_json())?;
+    let mut w = io::BufWriter::new(std::fs::File::create(&tmp)?);
+    write_json(&mut w, args, seed, block, block_hosts, plans)?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(tmp, path)
+}
+
+/// The resume file's JSON, written piece by piece.
+fn write_json<C: Iterator<Item = (u64, Cell)>>(
+    w: &mut impl io::Write,
+    args: &[String],
+    seed: u64,
+    block: u64,
+    block_hosts: Option<u64>,
+    plans: impl Iterator<Item = (Option<u64>, C)>,
+) -> io::Result<()> {
+    write!(w, "{{\"vigie_resume\":1,\"args\":")?;
+    serde_json::to_writer(&mut *w, args)?;
+    write!(w, ",\"seed\":{seed},\"block\":{block},\"block_hosts\":")?;
+    match block_hosts {
+        Some(n) => write!(w, "{n}")?,
+        None => write!(w, "null")?,
+    }
+    write!(w, ",\"plans\":[")?;
+    for (k, (at, cells)) in plans.enumerate() {
+        if k > 0 {
+            write!(w, ",")?;
+        }
+        match at {
+            Some(a) => write!(w, "{{\"resume_at\":{a},\"cells\":[")?,
+            None => write!(w, "{{\"resume_at\":null,\"cells\":[")?,
+        }
+        for (i, (v, c)) in cells.enumerate() {
+            if i > 0 {
+                write!(w, ",")?;
+            }
+            write!(w, "[{v},{}]", c.0)?;
+        }
+        write!(w, "]}}")?;
+    }
+    write!(w, "]}}")
 }
 
 #[cfg(test)]

@@ -175,19 +175,18 @@ fn window_end(targets: &TargetSet, scan_set: &TargetSet, b: u64, hosts: u64, nbl
 
 /// After an interrupted block: save what is known and where to go on.
 fn save_resume(seed: u64, block: u64, hosts: u64, runs: &[(Plan, Outcome)]) -> Result<(), Fail> {
-    let state = ResumeState {
-        args: std::env::args().skip(1).collect(),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = Path::new(resume::RESUME_FILE);
+    resume::write_resume_streamed(
+        path,
+        &args,
         seed,
         block,
-        block_hosts: Some(hosts),
-        plans: runs
-            .iter()
-            .map(|(_, o)| (o.results.resume_at(), o.results.known().collect()))
-            .collect(),
-    };
-    let path = Path::new(resume::RESUME_FILE);
-    resume::write_resume(path, &state)
-        .map_err(|e| Fail::Runtime(format!("cannot write {}: {e}", path.display())))?;
+        Some(hosts),
+        runs.iter()
+            .map(|(_, o)| (o.results.resume_at(), o.results.known())),
+    )
+    .map_err(|e| Fail::Runtime(format!("cannot write {}: {e}", path.display())))?;
     eprintln!(
         "vigie: interrupted; finish the scan with: vigie --resume {}",
         path.display()

@@ -100,14 +100,7 @@ fn interrupt_then_resume_gives_the_full_scan() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn vigie");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    interrupt_after(child, 1500);
     let resume_file = dir.join("vigie-resume.json");
     assert!(resume_file.exists());
 
@@ -365,14 +358,7 @@ fn interrupt_then_resume_a_multi_block_scan() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn vigie");
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    interrupt_after(child, 2500);
     let resume_file = dir.join("vigie-resume.json");
     let state: serde_json::Value = serde_json::from_str(&read(&resume_file)).unwrap();
     assert_eq!(state["block_hosts"], 1);
@@ -423,4 +409,17 @@ fn interrupt_then_resume_a_multi_block_scan() {
         &hosts_states(&String::from_utf8_lossy(&merged.stdout)),
         1..=20000,
     );
+}
+
+/// SIGTERM a running scan after `ms` milliseconds; it must exit with 130
+/// (interrupted, outputs complete, resume file written).
+fn interrupt_after(child: std::process::Child, ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
 }

@@ -59,6 +59,13 @@ pub struct Options {
     pub ping_arp: bool,
     /// `--disable-arp-ping`.
     pub disable_arp_ping: bool,
+    /// `--send-ip`: send at the IP layer (the kernel routes and resolves
+    /// neighbours); no ARP / ND of vigie's own.
+    pub send_ip: bool,
+    /// `--block-probes N` (hidden, for tests): probes per host block.
+    pub block_probes: Option<u64>,
+    /// `--tx-threads N` (hidden, for tests): 1 or 2 transmit threads.
+    pub tx_threads: Option<u8>,
     /// `--dns-servers a,b` (unsplit, once per occurrence).
     pub dns_servers: Vec<String>,
     /// `--shard i/N` (0 ≤ i < N).
@@ -158,12 +165,18 @@ TARGET SPECIFICATION:
   -iL <file>: read targets from a file, whitespace-separated (- for stdin)
   --exclude <host1[,host2,...]>: leave these hosts or networks out
   --excludefile <file>: leave out the hosts or networks listed in a file
-  -Pn: skip host discovery, report every target as up
+  Target sets larger than a /8 (2^24 addresses) need an --exclude or
+  --excludefile, so that a mistyped target cannot scan half the Internet.
+  -Pn: skip host discovery, report every target as up (on a local
+      segment, an address that never answers ARP / ND is down, as in nmap)
   -sn: host discovery only (a ping sweep), no port scan
   -PE / -PP / -PM: ICMP echo, timestamp, address mask ping
   -PS[ports] / -PA[ports] / -PU[ports]: TCP SYN (80), TCP ACK (80), UDP (40125) ping
   -PR: ARP ping (IPv4) / neighbour solicitation (IPv6), for targets on a local segment
   --disable-arp-ping: no ARP / ND, even for targets on a local segment
+  --send-ip: send at the IP layer: the kernel routes and resolves
+      neighbours (by default vigie asks ARP / ND itself for targets on a
+      local segment, also under -Pn, and calls the silent ones down)
   Default discovery (as root): ARP/ND on a local segment, otherwise ICMP echo,
   SYN to 443, ACK to 80 and ICMP timestamp; without privilege: connect to 80, 443
   -n: never do reverse DNS lookups
@@ -292,6 +305,9 @@ const LONG: &[Spec] = &[
     spec("iL", "input-list", Arity::Value),
     spec("scanflags", "scanflags", Arity::Value),
     spec("disable-arp-ping", "disable-arp-ping", Arity::Flag),
+    spec("send-ip", "send-ip", Arity::Flag),
+    spec("block-probes", "block-probes", Arity::Value),
+    spec("tx-threads", "tx-threads", Arity::Value),
     spec("dns-servers", "dns-servers", Arity::Value),
     spec("shard", "shard", Arity::Value),
     spec("resume", "resume", Arity::Value),
@@ -531,6 +547,12 @@ struct Raw {
     ping_arp: bool,
     #[arg(long = "disable-arp-ping")]
     disable_arp_ping: bool,
+    #[arg(long = "send-ip")]
+    send_ip: bool,
+    #[arg(long = "block-probes", value_parser = parse_block_probes)]
+    block_probes: Option<u64>,
+    #[arg(long = "tx-threads", value_parser = parse_tx_threads)]
+    tx_threads: Option<u8>,
     #[arg(long = "dns-servers", action = ArgAction::Append)]
     dns_servers: Vec<String>,
     #[arg(long = "shard", value_parser = parse_shard)]
@@ -666,6 +688,21 @@ fn parse_top_ports(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err("expected a whole number".into()),
+    }
+}
+
+fn parse_block_probes(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=1 << 23).contains(&n) => Ok(n),
+        _ => Err("expected a whole number from 1 to 8388608".into()),
+    }
+}
+
+fn parse_tx_threads(s: &str) -> Result<u8, String> {
+    match s {
+        "1" => Ok(1),
+        "2" => Ok(2),
+        _ => Err("expected 1 or 2".into()),
     }
 }
 
@@ -916,6 +953,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, ArgError> {
         ping_udp: raw.ping_udp,
         ping_arp: raw.ping_arp,
         disable_arp_ping: raw.disable_arp_ping,
+        send_ip: raw.send_ip,
+        block_probes: raw.block_probes,
+        tx_threads: raw.tx_threads,
         dns_servers: raw.dns_servers,
         shard: raw.shard,
         resume: raw.resume,
@@ -1060,6 +1100,9 @@ mod tests {
             ping_udp: None,
             ping_arp: false,
             disable_arp_ping: false,
+            send_ip: false,
+            block_probes: None,
+            tx_threads: None,
             dns_servers: vec![],
             shard: None,
             resume: None,

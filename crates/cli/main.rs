@@ -18,14 +18,18 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use vigie_engine::{Outcome, Plan, Timing};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use vigie_engine::session::{self, Session, SessionError};
+use vigie_engine::{EngineError, Env, Stop, Timing};
 use vigie_report::{
-    GrepWriter, HostStatus, JsonLinesWriter, NormalWriter, RunInfo, ScanInfo, Sink, Tee, XmlWriter,
+    GrepWriter, JsonLinesWriter, NormalWriter, RunInfo, RunStats, ScanInfo, Sink, Tee, XmlWriter,
 };
 use vigie_scan::ports::{parse_ports, PortList};
 use vigie_scan::services::ServiceDb;
 use vigie_scan::targets::{cidr, parse_target, IpRange, TargetSet, TargetSpec};
-use vigie_scan::{Proto, Reason, Technique};
+use vigie_scan::{Proto, Technique};
 use vigie_wire::tcp::TcpFlags;
 
 /// Where nmap keeps its services table, read at run time when present.
@@ -34,7 +38,7 @@ const NMAP_SERVICES: &str = "/usr/share/nmap/nmap-services";
 const RDNS_BUDGET: Duration = Duration::from_secs(3);
 
 /// How a run fails: bad input (exit 2) or the environment (exit 1).
-enum Fail {
+pub(crate) enum Fail {
     Usage(String),
     Runtime(String),
 }
@@ -89,7 +93,8 @@ fn run() -> Result<ExitCode, Fail> {
     let db = load_services(&opts)?;
     let targets = target_set(&opts)?;
     refuse_unimplemented(&opts)?;
-    let scans = scan_types(&opts)?;
+    let raw_ok = vigie_netio::caps::has_net_raw();
+    let scans = scan_types(&opts, raw_ok)?;
     let ports = port_lists(&opts, &db, &scans)?;
 
     let timing = timing(&opts);
@@ -104,6 +109,40 @@ fn run() -> Result<ExitCode, Fail> {
         .or(opts.seed)
         .unwrap_or_else(|| RandomState::new().build_hasher().finish());
 
+    // The whole plan is checked here, before anything is sent or written.
+    let session = Session::new(session::Config {
+        targets: targets.clone(),
+        explicit_exclude: !opts.exclude.is_empty() || opts.exclude_file.is_some(),
+        scans: scans
+            .iter()
+            .zip(ports)
+            .map(|(&technique, ports)| session::ScanSpec {
+                technique,
+                ports,
+                scanflags: opts.scanflags.map(TcpFlags),
+            })
+            .collect(),
+        discovery: discovery_spec(&opts)?,
+        seed,
+        timing,
+        shard: opts.shard.unwrap_or((0, 1)),
+        send_ip: opts.send_ip,
+        block_probes: opts
+            .block_probes
+            .unwrap_or(vigie_engine::blocks::BLOCK_PROBES),
+        resume: resumed.as_ref().map(|r| session::ResumePoint {
+            block: r.block,
+            block_hosts: r.block_hosts,
+            plans: r.plans.clone(),
+        }),
+        raw_ok,
+    })
+    .map_err(|e| match e {
+        EngineError::Config(m) => usage(m),
+        e @ EngineError::TooLarge(_) => usage(e.to_string()),
+        e => Fail::Runtime(e.to_string()),
+    })?;
+
     let mut sinks = open_sinks(&opts)?;
     let report_on_stdout = [
         &opts.out_normal,
@@ -113,33 +152,20 @@ fn run() -> Result<ExitCode, Fail> {
     ]
     .iter()
     .any(|o| o.as_deref() == Some("-"));
-    UDP_STREAM.store(!report_on_stdout, std::sync::atomic::Ordering::Relaxed);
-    let mut display =
-        progress::Display::start(opts.stats_every, progress::bar_wanted(report_on_stdout));
+    let board: vigie_engine::progress::Progress = Default::default();
+    let mut display = progress::Display::start(
+        &board,
+        opts.stats_every,
+        progress::bar_wanted(report_on_stdout),
+    );
     let started = Instant::now();
     let start = SystemTime::now();
-
-    // Host discovery decides which targets get port-scanned.
-    let discovery = discover(&targets, &opts)?;
-    let scan_targets = discovery
-        .as_ref()
-        .map_or_else(|| targets.clone(), |d| d.live.clone());
-
-    let mut plans = Vec::new();
-    for (&technique, list) in scans.iter().zip(ports) {
-        let mut plan = Plan::new(technique, scan_targets.clone(), list, seed, timing.clone())
-            .map_err(|e| usage(e.to_string()))?;
-        if technique.proto() == Proto::Tcp {
-            plan.scanflags = opts.scanflags.map(TcpFlags);
-        }
-        plan.shard = opts.shard.unwrap_or((0, 1));
-        plans.push(plan);
-    }
 
     let info = RunInfo {
         args: opts.args_line.clone(),
         start,
-        scans: plans
+        scans: session
+            .plans()
             .iter()
             .map(|p| ScanInfo {
                 technique: p.technique,
@@ -153,54 +179,50 @@ fn run() -> Result<ExitCode, Fail> {
     let mut out = Output::new(&mut sinks);
     progress::suspend(|| out.write(|s| s.begin(&info)))?;
 
-    install_stop_handler();
-    // Block by block: scan, report, drop (see stream.rs).
-    plans.retain(|p| !p.targets.is_empty());
-    let ctx = stream::Ctx {
-        targets: &targets,
-        discovery: discovery.as_ref(),
+    let stop = Stop::new();
+    install_stop_handler(stop.clone());
+    let mut env = Env::new(stop, board);
+    if let Some(n) = opts.tx_threads {
+        env.tx_threads = n;
+    }
+    let mut sink = stream::ReportSink {
+        out: &mut out,
         db: &db,
         opts: &opts,
         start,
         seed,
+        stream_udp: !report_on_stdout,
+        names: HashMap::new(),
     };
-    let (counts, interrupted) = stream::run_blocks(&ctx, &plans, resumed.as_ref(), &mut out)?;
+    let summary = match session.run(&mut sink, &env) {
+        Ok(s) => s,
+        Err(SessionError::Sink(f)) => return Err(f),
+        Err(SessionError::Config(m)) => return Err(usage(m)),
+        Err(SessionError::Engine(e)) => return Err(Fail::Runtime(e.to_string())),
+    };
     display.finish();
-    let stats = counts.stats(SystemTime::now(), started.elapsed());
+    let stats = RunStats {
+        end: SystemTime::now(),
+        elapsed: started.elapsed(),
+        hosts_up: summary.up,
+        hosts_down: summary.down,
+        hosts_total: summary.up + summary.down + summary.timed_out,
+    };
     out.write(|s| s.finish(&info, &stats))?;
-    if interrupted {
+    if summary.interrupted {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `-v`: what the adaptive rate did and the loss it saw, on stderr (stdout
-/// may carry an output format).
-fn rate_line(o: &Outcome) {
-    let Some(r) = o.rate else { return };
-    let cap = |c: Option<f64>| c.map_or("unlimited".to_owned(), |c| format!("{c:.0} pps"));
-    eprintln!(
-        "vigie: rate: peak {:.0} pps sent, final cap {}, lowest cap {}, {} back-offs; \
-         loss {:.1}% (replies to retransmissions per reply to the pass before); \
-         {} probes sent, {} retransmitted",
-        r.peak_sent,
-        cap(r.final_rate),
-        cap(r.lowest),
-        r.backoffs,
-        r.loss * 100.0,
-        o.sent,
-        o.retransmitted
-    );
-}
-
 /// Ctrl-C / SIGTERM: the scan stops sending, collects the replies in
 /// flight and writes what it knows; a second one exits at once.
-fn install_stop_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if vigie_engine::stop_requested() {
+fn install_stop_handler(stop: Stop) {
+    let _ = ctrlc::set_handler(move || {
+        if stop.requested() {
             std::process::exit(130);
         }
-        vigie_engine::request_stop();
+        stop.request();
     });
 }
 
@@ -231,8 +253,7 @@ fn load_resume(argv: &mut Vec<std::ffi::OsString>) -> Result<Option<resume::Resu
 }
 
 /// The scans a run makes, in order: at most one TCP type, then UDP.
-fn scan_types(opts: &args::Options) -> Result<Vec<Technique>, Fail> {
-    let raw_ok = vigie_netio::caps::has_net_raw();
+fn scan_types(opts: &args::Options, raw_ok: bool) -> Result<Vec<Technique>, Fail> {
     let tcp = match opts.technique {
         Some(t) if t.is_raw() && !raw_ok => {
             return Err(Fail::Runtime(format!(
@@ -266,179 +287,40 @@ fn scan_types(opts: &args::Options) -> Result<Vec<Technique>, Fail> {
     Ok(scans)
 }
 
-/// Run one plan with the driver its technique needs.
-fn run_plan(plan: &Plan) -> Result<Outcome, vigie_engine::EngineError> {
-    match plan.technique {
-        Technique::Connect => vigie_engine::connect::run(plan),
-        Technique::Udp => run_udp(plan),
-        _ => vigie_engine::raw::run(plan),
-    }
-}
-
-/// Whether open UDP ports are announced on stdout as they are found: when
-/// the normal (human) output goes there, as nmap's does.
-static UDP_STREAM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `-sU`: open ports are printed the moment their reply arrives ("Discovered
-/// open port 53/udp on 198.18.0.2"), long before the table; a progress line
-/// goes to stderr (see the progress module).
-fn run_udp(plan: &Plan) -> Result<Outcome, vigie_engine::EngineError> {
-    let stream = UDP_STREAM.load(std::sync::atomic::Ordering::Relaxed);
-    let mut on_open = |addr: IpAddr, port: u16| {
-        if stream {
-            progress::suspend(|| {
-                let mut out = io::stdout().lock();
-                let _ = writeln!(out, "Discovered open port {port}/udp on {addr}");
-                let _ = out.flush();
-            });
-        }
-    };
-    vigie_engine::udp::run(
-        plan,
-        vigie_engine::udp::Hooks {
-            on_open: &mut on_open,
-        },
-    )
-}
-
-/// What host discovery found: the live targets and why each is up.
-struct Discovery {
-    live: TargetSet,
-    status: HashMap<IpAddr, HostStatus>,
-    /// Hardware addresses of hosts found on the local segment.
-    mac: HashMap<IpAddr, [u8; 6]>,
-    /// Round-trip estimate of the sweep (the latency `-sn` prints).
-    srtt: Option<Duration>,
-}
-
-/// Host discovery before the port scan; `None` with `-Pn` (every target is
-/// then port-scanned and reported up, user-set).
-///
-/// Privileged: ARP / neighbour solicitation for targets on a directly
-/// attached segment (unless `--disable-arp-ping`), and for the others the
-/// `-P*` probes given, or nmap's default set (ICMP echo, SYN to 443, ACK to
-/// 80, ICMP timestamp). Unprivileged: TCP connect to 80 and 443. Loopback
-/// targets are up without a probe (localhost-response), as in nmap.
-fn discover(targets: &TargetSet, opts: &args::Options) -> Result<Option<Discovery>, Fail> {
+/// Host discovery as the flags ask: `None` with `-Pn`. The `-P*` probes
+/// given, or nmap's default set (ICMP echo, SYN to 443, ACK to 80, ICMP
+/// timestamp); ARP / neighbour solicitation for targets on a directly
+/// attached segment unless `--disable-arp-ping`.
+fn discovery_spec(opts: &args::Options) -> Result<Option<session::DiscoverySpec>, Fail> {
     use vigie_scan::discovery::{default_probes, Probe};
     if opts.no_ping {
         return Ok(None);
     }
-    let seed = opts
-        .seed
-        .unwrap_or_else(|| RandomState::new().build_hasher().finish());
-    let mut live: HashMap<IpAddr, HostStatus> = HashMap::new();
-    let mut mac = HashMap::new();
-    let (local, remote): (Vec<IpRange>, Vec<IpRange>) = targets
-        .ranges()
-        .iter()
-        .partition(|r| r.first().is_loopback() && r.last().is_loopback());
-    for r in &local {
-        let set = TargetSet::new(std::slice::from_ref(r), &[]);
-        for i in 0..set.len() as u64 {
-            if let Some(a) = set.get(i) {
-                live.insert(
-                    a,
-                    HostStatus {
-                        up: true,
-                        reason: Reason::Localhost,
-                        ttl: 0,
-                    },
-                );
-            }
-        }
+    let mut probes = Vec::new();
+    if opts.ping_echo {
+        probes.push(Probe::IcmpEcho);
     }
-    let remote = TargetSet::new(&remote, &[]);
-    let mut srtt = None;
-    if !remote.is_empty() {
-        let timing = timing(opts);
-        if vigie_netio::caps::has_net_raw() {
-            let mut probes = Vec::new();
-            if opts.ping_echo {
-                probes.push(Probe::IcmpEcho);
-            }
-            for p in ping_ports(opts.ping_syn.as_deref(), "-PS")? {
-                probes.push(Probe::TcpSyn(p));
-            }
-            for p in ping_ports(opts.ping_ack.as_deref(), "-PA")? {
-                probes.push(Probe::TcpAck(p));
-            }
-            for p in ping_ports(opts.ping_udp.as_deref(), "-PU")? {
-                probes.push(Probe::Udp(p));
-            }
-            if opts.ping_timestamp {
-                probes.push(Probe::IcmpTimestamp);
-            }
-            if opts.ping_mask {
-                probes.push(Probe::IcmpMask);
-            }
-            if probes.is_empty() && !opts.ping_arp {
-                probes = default_probes();
-            }
-            let plan = vigie_engine::discover::PingPlan {
-                targets: remote,
-                probes,
-                link: !opts.disable_arp_ping,
-                seed,
-                keys: vigie_scan::cookie::Keys::new(seed ^ 0x7069_6e67, seed.rotate_left(17)),
-                timing,
-            };
-            let sweep =
-                vigie_engine::discover::run(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
-            srtt = sweep.srtt;
-            for (a, h) in sweep.up {
-                live.insert(
-                    a,
-                    HostStatus {
-                        up: true,
-                        reason: h.reason,
-                        ttl: h.ttl,
-                    },
-                );
-                if let Some(m) = h.mac {
-                    mac.insert(a, m);
-                }
-            }
-        } else {
-            // nmap's unprivileged ping: a connect to 80 and 443; refused
-            // counts as alive too.
-            let ports = vigie_scan::ports::PortList::from_ports(&[80, 443]);
-            let plan = Plan::new(Technique::Connect, remote, ports, seed, timing)
-                .map_err(|e| usage(e.to_string()))?;
-            let outcome =
-                vigie_engine::connect::run(&plan).map_err(|e| Fail::Runtime(e.to_string()))?;
-            srtt = outcome.srtt;
-            for h in 0..plan.targets.len() as u64 {
-                let Some(a) = plan.targets.get(h) else {
-                    continue;
-                };
-                if let Some(c) = outcome
-                    .results
-                    .host(h)
-                    .iter()
-                    .find(|c| !c.is_empty() && !c.is_silence())
-                {
-                    let reason = c.reason().unwrap_or(Reason::SynAck);
-                    live.insert(
-                        a,
-                        HostStatus {
-                            up: true,
-                            reason,
-                            ttl: 0,
-                        },
-                    );
-                }
-            }
-        }
+    for p in ping_ports(opts.ping_syn.as_deref(), "-PS")? {
+        probes.push(Probe::TcpSyn(p));
     }
-    let mut addrs: Vec<IpAddr> = live.keys().copied().collect();
-    addrs.sort();
-    let ranges: Vec<IpRange> = addrs.into_iter().map(IpRange::single).collect();
-    Ok(Some(Discovery {
-        live: TargetSet::new(&ranges, &[]),
-        status: live,
-        mac,
-        srtt,
+    for p in ping_ports(opts.ping_ack.as_deref(), "-PA")? {
+        probes.push(Probe::TcpAck(p));
+    }
+    for p in ping_ports(opts.ping_udp.as_deref(), "-PU")? {
+        probes.push(Probe::Udp(p));
+    }
+    if opts.ping_timestamp {
+        probes.push(Probe::IcmpTimestamp);
+    }
+    if opts.ping_mask {
+        probes.push(Probe::IcmpMask);
+    }
+    if probes.is_empty() && !opts.ping_arp {
+        probes = default_probes();
+    }
+    Ok(Some(session::DiscoverySpec {
+        probes,
+        link: !opts.disable_arp_ping,
     }))
 }
 
@@ -519,7 +401,7 @@ fn refuse_unimplemented(opts: &args::Options) -> Result<(), Fail> {
 }
 
 /// Writes to the sinks; a closed pipe ends output quietly, as for `| head`.
-struct Output<'a> {
+pub(crate) struct Output<'a> {
     sinks: &'a mut Tee,
     closed: bool,
 }
@@ -760,21 +642,40 @@ fn open_sinks(opts: &args::Options) -> Result<Tee, Fail> {
     Ok(Tee::new(sinks))
 }
 
-/// Reverse lookups for the up hosts, in parallel, within a time budget.
+/// Threads doing reverse lookups at once.
+const RDNS_WORKERS: usize = 16;
+
+/// Reverse lookups for the up hosts, on a bounded pool of threads, within
+/// a time budget; names not found by then are left out. Workers stop
+/// taking addresses at the deadline.
 fn reverse_names(addrs: &[IpAddr]) -> Vec<Option<String>> {
+    let addrs: Arc<Vec<IpAddr>> = Arc::new(addrs.iter().copied().take(256).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + RDNS_BUDGET;
     let (tx, rx) = mpsc::channel();
-    for (i, &a) in addrs.iter().enumerate().take(256) {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            let name = dns_lookup::lookup_addr(&a)
-                .ok()
-                .filter(|n| n != &a.to_string());
-            let _ = tx.send((i, name));
-        });
+    for _ in 0..RDNS_WORKERS.min(addrs.len()) {
+        let (tx, addrs, next) = (tx.clone(), Arc::clone(&addrs), Arc::clone(&next));
+        let spawned = thread::Builder::new()
+            .name("vigie-rdns".into())
+            .spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(a) = addrs.get(i) else { return };
+                if Instant::now() >= deadline {
+                    return;
+                }
+                let name = dns_lookup::lookup_addr(a)
+                    .ok()
+                    .filter(|n| n != &a.to_string());
+                if tx.send((i, name)).is_err() {
+                    return;
+                }
+            });
+        if spawned.is_err() {
+            break;
+        }
     }
     drop(tx);
     let mut names = vec![None; addrs.len()];
-    let deadline = Instant::now() + RDNS_BUDGET;
     while let Ok((i, n)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         names[i] = n;
     }

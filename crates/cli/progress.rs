@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Local, NaiveDateTime};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vigie_engine::progress::{self, Snapshot, PING_SCAN};
+use vigie_engine::progress::{Progress, Snapshot, PING_SCAN};
 
 /// How often the bar is redrawn.
 const BAR_TICK: Duration = Duration::from_millis(100);
@@ -125,12 +125,13 @@ pub struct Display {
 impl Display {
     /// Start displaying: the bar if `bar`, a line every `stats_every` if set;
     /// neither: no thread at all.
-    pub fn start(stats_every: Option<Duration>, bar: bool) -> Display {
+    pub fn start(board: &Progress, stats_every: Option<Duration>, bar: bool) -> Display {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         if stats_every.is_none() && !bar {
             return Display { thread: None, stop };
         }
         let worker = Worker {
+            board: Arc::clone(board),
             started: Instant::now(),
             every: stats_every,
             next_stats: stats_every.map(|t| Instant::now() + t),
@@ -169,6 +170,7 @@ impl Drop for Display {
 }
 
 struct Worker {
+    board: Progress,
     started: Instant,
     every: Option<Duration>,
     next_stats: Option<Instant>,
@@ -214,7 +216,7 @@ impl Worker {
     }
 
     fn tick(&mut self, now: Instant) {
-        let board = progress::board();
+        let board = Arc::clone(&self.board);
         // Phases that ended: their final lines, once.
         for f in board.finished_after(self.final_seq) {
             self.final_seq = f.seq;

@@ -3,7 +3,7 @@
 //! A plan's result table costs 2 bytes per probe ([`crate::Results`]), so a
 //! `/15` × 1000 ports (131 M probes) cannot be held at once within the
 //! project's 64 MB budget. Such a plan is cut into consecutive blocks of
-//! whole hosts, each of at most [`block_probes`] probes (4 Mi by default:
+//! whole hosts, each of at most `block_probes` probes (4 Mi by default:
 //! an 8 MB table), and each block is run as a plan of its own, reported and
 //! dropped before the next one starts (the CLI does the reporting).
 //!
@@ -19,7 +19,8 @@
 //!   and their union is the whole scan.
 //! - The cookie keys stay the plan's own, for every block.
 //!
-//! `VIGIE_BLOCK_PROBES` (undocumented, for tests) lowers the block size.
+//! The session's configuration sets the block size (`--block-probes`, a
+//! hidden flag for tests; at most [`MAX_BLOCK_PROBES`]).
 
 use std::net::IpAddr;
 
@@ -27,18 +28,11 @@ use vigie_scan::targets::{IpRange, TargetSet};
 
 use crate::plan::Plan;
 
-/// Probes per block unless `VIGIE_BLOCK_PROBES` says otherwise: 4 Mi, an
-/// 8 MB dense table.
+/// Probes per block by default: 4 Mi, an 8 MB dense table.
 pub const BLOCK_PROBES: u64 = 1 << 22;
 
-/// The probe budget of one block.
-pub fn block_probes() -> u64 {
-    std::env::var("VIGIE_BLOCK_PROBES")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(BLOCK_PROBES)
-}
+/// The largest block: a block's table stays dense (2 bytes per probe).
+pub const MAX_BLOCK_PROBES: u64 = crate::results::DENSE_LIMIT;
 
 /// How many hosts go in one block when the largest port list of the run
 /// has `max_ports` ports (every technique of a run uses the same blocks).

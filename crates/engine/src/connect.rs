@@ -13,9 +13,9 @@ use vigie_scan::rtt::RttEstimator;
 use vigie_scan::PortState;
 
 use crate::plan::Plan;
-use crate::progress;
+use crate::progress::{self, Board, Progress};
 use crate::results::{Cell, Results};
-use crate::{EngineError, Outcome};
+use crate::{EngineError, Env, Outcome, Stop};
 
 /// Per-attempt timeout bounds: the kernel retransmits the SYN once after 1 s,
 /// so an attempt shorter than that sees a single SYN.
@@ -23,8 +23,8 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(1500);
 /// At most this many 10 ms waits for local resources per port.
 const MAX_STALLS: u32 = 1000;
 
-/// Run a connect scan to completion.
-pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
+/// Run a connect scan to completion (or to a stop request).
+pub fn run(plan: &Plan, env: &Env) -> Result<Outcome, EngineError> {
     // Each probe holds a descriptor: allow as many as the hard limit lets us.
     let nofile = vigie_netio::caps::raise_nofile_limit().unwrap_or(1024);
     let parallelism = plan
@@ -35,7 +35,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, EngineError> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    Ok(rt.block_on(scan(plan, parallelism)))
+    Ok(rt.block_on(scan(plan, env, parallelism)))
 }
 
 /// What the workers of a connect scan share.
@@ -52,6 +52,8 @@ struct Shared {
     min_rto: Duration,
     max_rto: Duration,
     state: Mutex<Option<State>>,
+    stop: Stop,
+    board: Progress,
 }
 
 struct State {
@@ -72,7 +74,7 @@ impl Shared {
                 .store(rto.as_micros() as u64, Ordering::Relaxed);
         }
         drop(guard);
-        progress::board().add(
+        self.board.add(
             1,
             0,
             u64::from(new && cell.state() == Some(PortState::Open)),
@@ -83,7 +85,7 @@ impl Shared {
     /// or a stop is requested (the probe in hand is finished first).
     async fn work(self: Arc<Self>) {
         loop {
-            if crate::stop_requested() {
+            if self.stop.requested() {
                 return;
             }
             let i = self.next.fetch_add(1, Ordering::Relaxed);
@@ -99,7 +101,7 @@ impl Shared {
             } else {
                 Timeout::Fixed(self.attempt_timeout)
             };
-            let (cell, took) = probe(addr, port, timeout, self.attempts).await;
+            let (cell, took) = probe(addr, port, timeout, self.attempts, &self.board).await;
             self.record(value, cell, took);
         }
     }
@@ -110,7 +112,7 @@ impl Shared {
 /// order, with no task, semaphore permit or join per probe (those cost a
 /// cross-thread wake-up each: a fifth of a full-port scan's time went to
 /// task switches).
-async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
+async fn scan(plan: &Plan, env: &Env, parallelism: usize) -> Outcome {
     let deadline = plan
         .timing
         .host_timeout
@@ -118,6 +120,7 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
     let total = plan.total();
     let range = plan.index_range();
     let _phase = progress::Phase::begin(
+        &env.progress,
         progress::phase_name(plan.technique),
         range.end - range.start,
     );
@@ -148,6 +151,8 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
             results,
             rtt: RttEstimator::default(),
         })),
+        stop: env.stop.clone(),
+        board: Arc::clone(&env.progress),
     });
     let workers = (range.end - range.start).clamp(1, parallelism.max(1) as u64);
     let mut tasks = JoinSet::new();
@@ -175,7 +180,7 @@ async fn scan(plan: &Plan, parallelism: usize) -> Outcome {
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .expect("the scan state is taken once");
-    if crate::stop_requested() {
+    if env.stop.requested() {
         // Every index below this was handed out, and its probe finished.
         let at = shared.next.load(Ordering::Relaxed).min(range.end);
         if at < range.end {
@@ -215,6 +220,7 @@ async fn probe(
     port: u16,
     timeout: Timeout,
     attempts: u32,
+    board: &Board,
 ) -> (Cell, Option<Duration>) {
     let target = SocketAddr::new(addr, port);
     let mut outcome = ConnectOutcome::TimedOut;
@@ -242,7 +248,7 @@ async fn probe(
         // attempt leaves nothing behind, and a setsockopt per probe is a
         // tenth of a connect scan's system calls.
         let start = Instant::now();
-        progress::board().add(0, 1, 0);
+        board.add(0, 1, 0);
         match tokio::time::timeout(timeout.get(), socket.connect(target)).await {
             Ok(Ok(stream)) => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));

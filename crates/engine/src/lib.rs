@@ -1,48 +1,80 @@
-//! Drives vigie's sans-IO scan logic over real sockets.
+//! vigie's scan engine: a [`Session`](session::Session) runs discovery,
+//! host blocks and per-block plans over the network, and streams host
+//! results to a [`Sink`](session::Sink).
 //!
-//! - [`raw`]: every raw TCP technique (SYN, FIN, NULL, Xmas, ACK, Window,
-//!   Maimon, `--scanflags`): one transmit/control thread that owns the retry tracker and
-//!   stamps probes from a template into `sendmmsg` batches, and one receive
-//!   thread that reads the AF_PACKET ring, validates replies statelessly and
-//!   classifies them.
-//! - [`connect`]: the unprivileged connect scan on tokio with bounded
-//!   concurrency.
+//! - [`driver`]: the one driver loop every raw technique runs (TCP flag
+//!   scans, UDP, ping sweeps, ARP / ND), with its `Schedule` / `Prober` /
+//!   `Record` pieces and the `Wire` it sends and receives through.
+//! - [`portscan`]: the TCP and UDP probers and the port table.
+//! - [`sweep`]: host discovery (IP pings, ARP / neighbour discovery, which
+//!   is also how on-link neighbours are resolved).
+//! - [`connect`]: the unprivileged connect scan on tokio.
+//! - [`blocks`]: cutting big scans into host blocks of bounded memory.
 //!
-//! Both fill a dense [`Results`] table indexed by the flat probe id
-//! `host_index * nports + port_index`.
+//! Nothing here reads the environment or a process global: the stop token,
+//! the progress board and every tunable come in through [`Env`] and the
+//! session's configuration.
 #![forbid(unsafe_code)]
 
 pub mod blocks;
 pub mod connect;
-pub mod discover;
+pub mod driver;
 mod pace;
 pub mod plan;
+pub mod portscan;
 pub mod progress;
-pub mod raw;
 pub mod results;
-mod rxloop;
+pub mod session;
+pub mod sweep;
 mod txpool;
-pub mod udp;
 
-pub use plan::{Plan, Scope, Timing};
+#[cfg(test)]
+mod sim;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Ask every running scan to stop sending, collect the replies in flight
-/// and return what it knows (SIGINT / SIGTERM).
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Has [`request_stop`] been called?
-pub fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
-}
+pub use plan::{Plan, Scope, SendPath, Timing};
 pub use results::{Cell, Results};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Asks a running scan to stop sending, collect the replies in flight and
+/// return what it knows (SIGINT / SIGTERM). Clones share one flag.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What every driver is handed besides its plan.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub stop: Stop,
+    pub progress: progress::Progress,
+    /// Transmit threads a raw TCP scan may use (1, or 2 at high rates).
+    pub tx_threads: u8,
+}
+
+impl Env {
+    pub fn new(stop: Stop, progress: progress::Progress) -> Env {
+        Env {
+            stop,
+            progress,
+            tx_threads: 2,
+        }
+    }
+}
 
 /// What a finished scan hands to the report layer.
 #[derive(Debug)]
@@ -69,4 +101,7 @@ pub enum EngineError {
     },
     #[error("the scan has {0} probes; at most 2^40 are supported in one run")]
     TooLarge(u128),
+    /// The configuration asks for something that cannot run (exit 2).
+    #[error("{0}")]
+    Config(String),
 }

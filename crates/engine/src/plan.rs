@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
+use vigie_netio::txring::NextHops;
 use vigie_scan::cookie::Keys;
 use vigie_scan::perm::{shard_range, Permutation};
 use vigie_scan::ports::PortList;
@@ -138,6 +139,22 @@ pub struct Plan {
     pub resume_from: u64,
     /// Verdicts known before the run (from a resume file): (probe id, cell).
     pub prior: Vec<(u64, Cell)>,
+    /// How probes reach the targets.
+    pub path: SendPath,
+}
+
+/// How a plan's probes reach their targets.
+#[derive(Debug, Clone, Default)]
+pub enum SendPath {
+    /// `AF_PACKET` to the one next hop when every target shares an IPv4
+    /// next hop whose MAC the kernel knows, else the raw IP socket.
+    #[default]
+    Auto,
+    /// The raw IP socket: the kernel routes and resolves (`--send-ip`).
+    Ip,
+    /// `AF_PACKET` on one interface, to each target's resolved MAC (the
+    /// session's own ARP / neighbour discovery) or the gateway's.
+    Link { ifindex: u32, hops: NextHops },
 }
 
 /// The largest scan one run handles (host × port probes).
@@ -155,7 +172,9 @@ impl Plan {
         if total > MAX_PROBES {
             return Err(EngineError::TooLarge(total));
         }
-        let keys = Keys::new(splitmix(seed), splitmix(seed ^ 0x5eed_5eed_5eed_5eed));
+        // The seed fixes the order only: it is printed in reports and resume
+        // files, so the cookie keys come from the OS's randomness.
+        let keys = random_keys()?;
         Ok(Plan {
             technique,
             scanflags: None,
@@ -167,6 +186,7 @@ impl Plan {
             shard: (0, 1),
             resume_from: 0,
             prior: Vec::new(),
+            path: SendPath::Auto,
         })
     }
 
@@ -247,17 +267,48 @@ impl Scope {
     }
 }
 
-/// SplitMix64: spreads a seed into independent-looking key words.
-fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// Fresh cookie keys from the OS's randomness.
+pub fn random_keys() -> Result<Keys, EngineError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| EngineError::Setup {
+        what: "cannot read the OS's randomness for the cookie keys",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let k0 = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+    let k1 = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+    Ok(Keys::new(k0, k1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_seed_gives_other_keys_each_run() {
+        use std::net::{IpAddr, Ipv4Addr};
+        use vigie_scan::targets::IpRange;
+        let t = TargetSet::new(
+            &[IpRange::single(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)))],
+            &[],
+        );
+        let ports = PortList::from_ports(&[80]);
+        let a = Plan::new(
+            Technique::Syn,
+            t.clone(),
+            ports.clone(),
+            4242,
+            Timing::default(),
+        )
+        .unwrap();
+        let b = Plan::new(Technique::Syn, t, ports, 4242, Timing::default()).unwrap();
+        let (us, them) = (
+            IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)),
+        );
+        assert_ne!(a.keys.tcp_seq(us, them, 80), b.keys.tcp_seq(us, them, 80));
+        // ... while the order is the seed's.
+        assert_eq!(a.permutation().get(0), b.permutation().get(0));
+    }
 
     #[test]
     fn rate_config_from_the_flags() {

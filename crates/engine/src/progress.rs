@@ -1,7 +1,7 @@
 //! Live counters of the running scan phase, for progress displays.
 //!
-//! Every driver publishes what it has done into one process-wide
-//! [`Board`] ([`board`]): the phase name (nmap's words: "SYN Stealth Scan",
+//! Every driver publishes what it has done into the [`Board`] the caller
+//! passes in (a [`Progress`] handle): the phase name (nmap's words: "SYN Stealth Scan",
 //! "Connect Scan", "UDP Scan", "Ping Scan"), the probes it covers, how many
 //! are final, packets sent (retransmissions included) and open ports found.
 //! Drivers publish per batch through a [`Meter`], which turns their running
@@ -10,7 +10,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vigie_scan::Technique;
@@ -162,30 +162,23 @@ impl Board {
     }
 }
 
-/// The process-wide board every driver publishes to.
-pub fn board() -> &'static Board {
-    static BOARD: OnceLock<Board> = OnceLock::new();
-    BOARD.get_or_init(Board::new)
-}
+/// The board a scan publishes to, shared with whoever displays it.
+pub type Progress = Arc<Board>;
 
 /// A driver's view of the board: takes its running totals (as its tracker
 /// counts them) and adds only the difference since the last call. Several
 /// meters (the sweeps of one discovery) can feed one phase.
 #[derive(Debug)]
 pub struct Meter {
-    board: &'static Board,
+    board: Progress,
     done: Cell<u64>,
     sent: Cell<u64>,
     found: Cell<u64>,
 }
 
 impl Meter {
-    /// Publish to the process-wide board.
-    pub fn new() -> Meter {
-        Meter::on(board())
-    }
-
-    pub fn on(board: &'static Board) -> Meter {
+    pub fn on(board: &Progress) -> Meter {
+        let board = Arc::clone(board);
         Meter {
             board,
             done: Cell::new(0),
@@ -219,27 +212,21 @@ impl Meter {
     }
 }
 
-impl Default for Meter {
-    fn default() -> Self {
-        Meter::new()
-    }
-}
-
-/// A driver's phase on the process-wide board: begun when made, ended when
-/// dropped (whatever way the driver returns).
+/// A driver's phase on the board: begun when made, ended when dropped
+/// (whatever way the driver returns).
 #[derive(Debug)]
-pub struct Phase(());
+pub struct Phase(Progress);
 
 impl Phase {
-    pub fn begin(phase: &'static str, total: u64) -> Phase {
-        board().begin(phase, total);
-        Phase(())
+    pub fn begin(board: &Progress, phase: &'static str, total: u64) -> Phase {
+        board.begin(phase, total);
+        Phase(Arc::clone(board))
     }
 }
 
 impl Drop for Phase {
     fn drop(&mut self) {
-        board().end();
+        self.0.end();
     }
 }
 
@@ -247,8 +234,8 @@ impl Drop for Phase {
 mod tests {
     use super::*;
 
-    fn leak() -> &'static Board {
-        Box::leak(Box::new(Board::new()))
+    fn leak() -> Progress {
+        Arc::new(Board::new())
     }
 
     #[test]
@@ -256,12 +243,12 @@ mod tests {
         let b = leak();
         assert_eq!(b.snapshot(), None);
         b.begin("SYN Stealth Scan", 100);
-        let m = Meter::on(b);
+        let m = Meter::on(&b);
         m.update(10, 20);
         m.found(1);
         m.update(30, 64);
         // A second meter on the same phase adds up.
-        let m2 = Meter::on(b);
+        let m2 = Meter::on(&b);
         m2.update(5, 5);
         // Running totals never go backwards.
         m.update(29, 60);

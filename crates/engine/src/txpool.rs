@@ -19,11 +19,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use vigie_netio::tx::TxBatch;
-
-/// Something that hands a batch of packets to the kernel.
-pub(crate) trait SendBatch: Send + 'static {
-    fn send_batch(&mut self, batch: &TxBatch) -> io::Result<usize>;
-}
+use vigie_netio::PacketTx;
 
 /// Rates at or above this (packets per second) get a transmit worker; below
 /// it one thread keeps up with room to spare.
@@ -41,7 +37,7 @@ struct Worker {
 }
 
 /// The sending side of a driver: its own sender, maybe a worker.
-pub(crate) struct TxPool<S: SendBatch> {
+pub struct TxPool<S: PacketTx + 'static> {
     own: S,
     worker: Option<Worker>,
     spare: Vec<TxBatch>,
@@ -49,7 +45,7 @@ pub(crate) struct TxPool<S: SendBatch> {
     pub(crate) offloaded: u64,
 }
 
-impl<S: SendBatch> TxPool<S> {
+impl<S: PacketTx + 'static> TxPool<S> {
     /// A pool sending only on the calling thread.
     pub(crate) fn single(own: S) -> TxPool<S> {
         TxPool {
@@ -139,18 +135,17 @@ impl<S: SendBatch> TxPool<S> {
     }
 }
 
-impl<S: SendBatch> Drop for TxPool<S> {
+impl<S: PacketTx + 'static> Drop for TxPool<S> {
     fn drop(&mut self) {
         let _ = self.finish();
     }
 }
 
-/// Whether a scan capped at `max_rate` should send on two threads.
-pub(crate) fn want_worker(max_rate: Option<f64>) -> bool {
+/// Whether a scan capped at `max_rate` should send on two threads
+/// (`allowed`: the configuration permits a second transmit thread).
+pub(crate) fn want_worker(max_rate: Option<f64>, allowed: bool) -> bool {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cpus > 1
-        && max_rate.is_none_or(|r| r >= WORKER_MIN_RATE)
-        && std::env::var_os("VIGIE_ONE_TX_THREAD").is_none()
+    allowed && cpus > 1 && max_rate.is_none_or(|r| r >= WORKER_MIN_RATE)
 }
 
 #[cfg(test)]
@@ -163,7 +158,7 @@ mod tests {
     #[derive(Clone)]
     struct Sink(Arc<Mutex<Vec<u32>>>, bool);
 
-    impl SendBatch for Sink {
+    impl PacketTx for Sink {
         fn send_batch(&mut self, batch: &TxBatch) -> io::Result<usize> {
             if self.1 {
                 return Err(io::Error::other("refused"));

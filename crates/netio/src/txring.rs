@@ -7,9 +7,11 @@
 //! hop (a gateway, or a single on-link target) whose MAC the neighbour table
 //! knows: see [`next_hop_v4`].
 
+use std::collections::HashMap;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::tx::{TxBatch, SLOT};
@@ -17,6 +19,7 @@ use crate::tx::{TxBatch, SLOT};
 const MAX_MMSG: usize = 1024;
 const STALL_LIMIT: Duration = Duration::from_secs(1);
 const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
 
 /// One IPv4 route of `/proc/net/route`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,31 +198,61 @@ fn ifindex(name: &str) -> Option<u32> {
         .ok()
 }
 
-/// IPv4 packets to one next hop through `AF_PACKET`, `sendmmsg` batches.
+/// Where [`PacketSender`] sends each packet: the MAC of a neighbour
+/// resolved by the scanner itself (ARP / neighbour discovery), else one
+/// next hop for everything (the gateway, or the single on-link target).
+#[derive(Debug, Clone, Default)]
+pub struct NextHops {
+    pub neighbours: Arc<HashMap<IpAddr, [u8; 6]>>,
+    pub default: Option<[u8; 6]>,
+}
+
+impl NextHops {
+    pub fn one(mac: [u8; 6]) -> NextHops {
+        NextHops {
+            neighbours: Arc::default(),
+            default: Some(mac),
+        }
+    }
+
+    pub fn mac_for(&self, dst: IpAddr) -> Option<[u8; 6]> {
+        self.neighbours.get(&dst).copied().or(self.default)
+    }
+}
+
+/// IP packets (v4 and v6) to their next hop's MAC through `AF_PACKET`
+/// (`SOCK_DGRAM`: the kernel writes the Ethernet header), `sendmmsg`
+/// batches. Nothing waits on the kernel's neighbour queue.
 pub struct PacketSender {
     fd: OwnedFd,
-    addr: libc::sockaddr_ll,
+    ifindex: i32,
+    hops: NextHops,
+    addrs: Box<[libc::sockaddr_ll]>,
     hdrs: Box<[libc::mmsghdr]>,
     iovs: Box<[libc::iovec]>,
-    /// Packets skipped because the kernel refused them.
+    /// Packets skipped because the kernel refused them, or because no MAC
+    /// is known for their destination.
     pub errors: u64,
 }
 
-// SAFETY: the raw pointers in `hdrs`/`iovs` point only into `self.addr`,
+// SAFETY: the raw pointers in `hdrs`/`iovs` point only into `self.addrs`,
 // `self.iovs` and the batch borrowed by the current `send`; they are
 // rewritten before each call and never dereferenced by Rust code.
 unsafe impl Send for PacketSender {}
 
 impl PacketSender {
+    /// Packets to one MAC (the next hop of every target).
     pub fn new(ifindex: u32, mac: [u8; 6]) -> io::Result<PacketSender> {
+        PacketSender::with_hops(ifindex, NextHops::one(mac))
+    }
+
+    /// Packets to each destination's MAC as `hops` gives it.
+    pub fn with_hops(ifindex: u32, hops: NextHops) -> io::Result<PacketSender> {
+        let ifindex = i32::try_from(ifindex)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface index"))?;
         // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                i32::from(ETH_P_IP.to_be()),
-            )
-        };
+        // Protocol 0: this socket only sends (it receives nothing).
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -249,12 +282,7 @@ impl PacketSender {
             );
         }
         // SAFETY: sockaddr_ll is plain data; all-zero is valid.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_protocol = ETH_P_IP.to_be();
-        addr.sll_ifindex = ifindex as i32;
-        addr.sll_halen = 6;
-        addr.sll_addr[..6].copy_from_slice(&mac);
+        let zero_addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         // SAFETY: mmsghdr is plain data; all-zero (null pointers) is valid.
         let zero_hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
         let zero_iov = libc::iovec {
@@ -263,25 +291,38 @@ impl PacketSender {
         };
         Ok(PacketSender {
             fd,
-            addr,
+            ifindex,
+            hops,
+            addrs: vec![zero_addr; MAX_MMSG].into_boxed_slice(),
             hdrs: vec![zero_hdr; MAX_MMSG].into_boxed_slice(),
             iovs: vec![zero_iov; MAX_MMSG].into_boxed_slice(),
             errors: 0,
         })
     }
 
-    /// Send every packet of `batch` (IPv4 only; others are skipped).
-    /// IPv4 header checksums must be complete: nothing fills them in here.
+    /// Send every packet of `batch` to its next hop (packets whose
+    /// destination has no known MAC are skipped and counted). IPv4 header
+    /// checksums must be complete: nothing fills them in here.
     pub fn send(&mut self, batch: &TxBatch) -> io::Result<usize> {
         let mut m = 0;
         for i in 0..batch.len() {
             let Some((dst, pkt)) = batch.get(i) else {
                 continue;
             };
-            if !dst.is_ipv4() || m == MAX_MMSG {
+            let Some(mac) = self.hops.mac_for(dst) else {
+                self.errors += 1;
+                continue;
+            };
+            if m == MAX_MMSG {
                 self.errors += 1;
                 continue;
             }
+            let a = &mut self.addrs[m];
+            a.sll_family = libc::AF_PACKET as u16;
+            a.sll_protocol = if dst.is_ipv4() { ETH_P_IP } else { ETH_P_IPV6 }.to_be();
+            a.sll_ifindex = self.ifindex;
+            a.sll_halen = 6;
+            a.sll_addr[..6].copy_from_slice(&mac);
             self.iovs[m] = libc::iovec {
                 // The kernel only reads through this pointer.
                 iov_base: pkt.as_ptr() as *mut libc::c_void,
@@ -289,11 +330,11 @@ impl PacketSender {
             };
             m += 1;
         }
-        let addr = (&self.addr as *const libc::sockaddr_ll) as *mut libc::c_void;
+        let addrs = self.addrs.as_mut_ptr();
         let iovs = self.iovs.as_mut_ptr();
         for k in 0..m {
             let h = &mut self.hdrs[k];
-            h.msg_hdr.msg_name = addr;
+            h.msg_hdr.msg_name = addrs.wrapping_add(k).cast();
             h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
             h.msg_hdr.msg_iov = iovs.wrapping_add(k);
             h.msg_hdr.msg_iovlen = 1;
@@ -302,8 +343,8 @@ impl PacketSender {
         let mut start = 0;
         let mut stalled: Option<Instant> = None;
         while start < m {
-            // SAFETY: `hdrs[start..m]` are initialised; their name points at
-            // `self.addr` and their iovecs into `self.iovs`, which point into
+            // SAFETY: `hdrs[start..m]` are initialised; their names point
+            // into `self.addrs` and their iovecs into `self.iovs`, which point into
             // `batch` (borrowed for this call); `m - start` ≤ MAX_MMSG.
             let ret = unsafe {
                 libc::sendmmsg(
@@ -345,7 +386,7 @@ impl PacketSender {
 impl std::fmt::Debug for PacketSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PacketSender")
-            .field("ifindex", &self.addr.sll_ifindex)
+            .field("ifindex", &self.ifindex)
             .field("errors", &self.errors)
             .finish()
     }

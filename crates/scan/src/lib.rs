@@ -14,6 +14,7 @@ pub mod perm;
 pub mod ports;
 pub mod ratectl;
 pub mod rtt;
+pub mod schedule;
 pub mod services;
 pub mod targets;
 pub mod tracker;

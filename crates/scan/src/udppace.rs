@@ -22,14 +22,18 @@
 //!    measured since the host's rounds began, so probes go out at the rate
 //!    the target answers.
 //! 3. A host that never sent a port unreachable has no canary: its silent
-//!    ports are retried `max_retries` times, spaced by at least
-//!    [`QUIET_RETRY_GAP`] (longer than Linux's default ICMP interval, so a
-//!    bucket drained before the scan refills), then called `open|filtered`.
+//!    ports are retried once, [`QUIET_RETRY_GAP`] after the first probe
+//!    (longer than Linux's default ICMP interval, so a bucket drained before
+//!    the scan has refilled and would answer a closed port), then called
+//!    `open|filtered` — as many datagrams as nmap sends such a host. A
+//!    canary found by that retry turns the rest into canary rounds.
+//!    `max_retries` 0: one probe per port, whatever the host.
 //!
 //! Time is passed in; tested with a simulated Linux rate limiter.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::perm::Permutation;
@@ -138,6 +142,10 @@ pub struct UdpScheduler {
     total: u64,
     perm: Permutation,
     cursor: u64,
+    /// Start of the permutation indices this run sends.
+    start: u64,
+    /// End (exclusive) of the permutation indices this run sends.
+    end: u64,
     first: VecDeque<(u64, Instant)>,
     hosts: Vec<Host>,
     resolved: Vec<u64>,
@@ -155,7 +163,22 @@ pub struct UdpScheduler {
 impl UdpScheduler {
     /// `hosts × nports` probes; `perm` must permute `0..hosts*nports`.
     pub fn new(hosts: u64, nports: u64, perm: Permutation, cfg: UdpConfig) -> UdpScheduler {
+        let n = perm.len();
+        UdpScheduler::with_range(hosts, nports, perm, 0..n, cfg)
+    }
+
+    /// Only the probes at permutation indices `range` (a shard, less what a
+    /// resumed run knows already); the others are never sent.
+    pub fn with_range(
+        hosts: u64,
+        nports: u64,
+        perm: Permutation,
+        range: Range<u64>,
+        cfg: UdpConfig,
+    ) -> UdpScheduler {
         let total = hosts * nports;
+        let end = range.end.min(total);
+        let start = range.start.min(end);
         let hosts = (0..hosts)
             .map(|_| Host {
                 pending: VecDeque::new(),
@@ -167,26 +190,39 @@ impl UdpScheduler {
                 icmp_since: 0,
             })
             .collect();
+        let mut resolved = vec![0u64; total.div_ceil(64) as usize];
+        for i in (0..start).chain(end..total) {
+            let v = perm.get(i);
+            resolved[(v / 64) as usize] |= 1 << (v % 64);
+        }
         UdpScheduler {
             cfg,
             nports: nports.max(1),
             total,
             perm,
-            cursor: 0,
+            cursor: start,
+            start,
+            end,
             first: VecDeque::new(),
             hosts,
-            resolved: vec![0; total.div_ceil(64) as usize],
-            unresolved: total,
+            resolved,
+            unresolved: end - start,
             starts: BinaryHeap::new(),
             ends: BinaryHeap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
             rtt: RttEstimator::default(),
             stats: UdpStats {
-                total,
+                total: end - start,
                 ..UdpStats::default()
             },
         }
+    }
+
+    /// Probe `value` is final already (a resumed run's known verdict): it
+    /// is not sent.
+    pub fn mark_final(&mut self, value: u64) {
+        self.resolve(value);
     }
 
     /// The current probe timeout.
@@ -233,7 +269,7 @@ impl UdpScheduler {
         if let Some(t) = self.out.pop_front() {
             return Some(self.count(t));
         }
-        while self.cursor < self.total {
+        while self.cursor < self.end {
             let v = self.perm.get(self.cursor);
             self.cursor += 1;
             if !self.is_resolved(v) {
@@ -378,14 +414,27 @@ impl UdpScheduler {
                 break;
             }
             self.first.pop_front();
-            if !self.is_resolved(v) {
+            if !self.is_resolved(v) && self.cfg.max_retries == 0 {
+                // No retransmission asked for: silence after one probe.
+                if self.resolve(v) {
+                    self.events.push_back(v);
+                }
+            } else if !self.is_resolved(v) {
                 let (h, p) = self.split(v);
                 self.hosts[h].pending.push_back(Slot {
                     port: p,
                     tries: 1,
                     verified: 0,
                 });
-                self.arm(h, now);
+                // Without a canary the retry waits out the ICMP interval
+                // since the first probe (a bucket drained before the scan
+                // has refilled by then).
+                let at = if self.hosts[h].canary.is_some() {
+                    now
+                } else {
+                    now.max(sent + QUIET_RETRY_GAP)
+                };
+                self.arm(h, at);
             }
         }
         while let Some(&Reverse((at, h))) = self.ends.peek() {
@@ -403,7 +452,14 @@ impl UdpScheduler {
         };
         let base = h as u64 * self.nports;
         let timeout = self.timeout();
-        let quiet_limit = u16::from(self.cfg.max_retries) + 1;
+        // A host without a canary has sent no port unreachable at all. One
+        // retry, spaced past the kernel's ICMP interval, tells a drained
+        // bucket (it answers the retry) from a host that sends none: more
+        // datagrams would say nothing new (nmap sends as many).
+        let quiet_limit = u16::from(self.cfg.max_retries.min(1)) + 1;
+        // A canary found during a canary-less round: its silent members get
+        // verified rounds instead of a verdict.
+        let canary_found = round.canary.is_none() && self.hosts[h].canary.is_some();
         let max_group = self.cfg.max_group.max(1);
         let mut back = Vec::new();
         let mut silent = Vec::new();
@@ -417,7 +473,7 @@ impl UdpScheduler {
                 slot.verified += u8::from(round.canary_ok);
                 slot.verified >= VERIFICATIONS
             } else {
-                u16::from(slot.tries) >= quiet_limit
+                !canary_found && u16::from(slot.tries) >= quiet_limit
             };
             if conclusive {
                 silent.push(v);
@@ -434,7 +490,9 @@ impl UdpScheduler {
         for &m in back.iter().rev() {
             host.pending.push_front(m);
         }
-        let next = if round.canary.is_none() {
+        let next = if canary_found {
+            now
+        } else if round.canary.is_none() {
             round.sent_at + timeout.max(QUIET_RETRY_GAP)
         } else if round.canary_ok {
             host.group = (host.group * 2).min(max_group);
@@ -474,6 +532,63 @@ impl UdpScheduler {
 
     pub fn rttvar(&self) -> Option<Duration> {
         self.rtt.rttvar()
+    }
+}
+
+impl crate::schedule::Schedule for UdpScheduler {
+    type Reply = ReplyKind;
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<u64> {
+        UdpScheduler::poll_transmit(self, now).map(|t| t.value)
+    }
+
+    fn handle_reply(&mut self, now: Instant, value: u64, reply: ReplyKind) -> bool {
+        UdpScheduler::handle_reply(self, now, value, reply)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        UdpScheduler::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        UdpScheduler::handle_timeout(self, now);
+    }
+
+    fn poll_event(&mut self) -> Option<u64> {
+        UdpScheduler::poll_event(self)
+    }
+
+    fn is_done(&self) -> bool {
+        UdpScheduler::is_done(self)
+    }
+
+    fn mark_final(&mut self, value: u64) {
+        UdpScheduler::mark_final(self, value);
+    }
+
+    fn timeout(&self) -> Duration {
+        UdpScheduler::timeout(self)
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        (self.stats.resolved, self.stats.sent)
+    }
+
+    /// Canary rounds finish ports out of order: a resumed run starts at
+    /// the range's beginning and skips the verdicts it is given.
+    fn resume_at(&self) -> u64 {
+        self.start
+    }
+
+    fn sent(&self) -> (u64, u64) {
+        (
+            self.stats.sent,
+            self.stats.sent.saturating_sub(self.stats.total),
+        )
+    }
+
+    fn rtt(&self) -> (Option<Duration>, Option<Duration>) {
+        (self.srtt(), self.rttvar())
     }
 }
 
@@ -682,7 +797,53 @@ mod tests {
         let mut t = vec![Target::new(ports, 1000, 6)];
         let (verdict, ms, st) = simulate(&mut t, cfg(), 1_000_000);
         assert_exact(&t, &verdict);
-        assert_eq!(st.sent, 50 * 4);
+        // The first probe and one retry past the ICMP interval: nmap's two.
+        assert_eq!(st.sent, 50 * 2);
         assert!(ms < 5_000, "{ms} ms");
+        // --max-retries 0: one datagram per port.
+        let mut t = vec![Target::new(vec![Kind::Drop; 50], 1000, 6)];
+        let (verdict, _, st) = simulate(
+            &mut t,
+            UdpConfig {
+                max_retries: 0,
+                ..cfg()
+            },
+            1_000_000,
+        );
+        assert_exact(&t, &verdict);
+        assert_eq!(st.sent, 50);
+    }
+
+    #[test]
+    fn one_closed_port_behind_a_drained_bucket_still_gives_a_canary() {
+        // Silent first pass (bucket empty); the retry past the interval
+        // draws one port unreachable, which turns the rest into canary
+        // rounds: still exact.
+        let mut ports = vec![Kind::Drop; 40];
+        ports[17] = Kind::Closed;
+        ports[30] = Kind::Closed;
+        let mut t = vec![Target::new(ports, 1000, 0)];
+        let (verdict, _, _) = simulate(&mut t, cfg(), 1_000_000);
+        assert_exact(&t, &verdict);
+    }
+
+    #[test]
+    fn a_range_and_known_verdicts_limit_what_is_sent() {
+        let t0 = Instant::now();
+        let perm = Permutation::new(100, 3);
+        let mut s = UdpScheduler::with_range(1, 100, perm.clone(), 20..60, cfg());
+        s.mark_final(perm.get(25));
+        s.mark_final(perm.get(90)); // outside the range: nothing changes
+        let mut sent = Vec::new();
+        while let Some(t) = s.poll_transmit(t0) {
+            sent.push(t.value);
+        }
+        let want: Vec<u64> = (20..60).filter(|&i| i != 25).map(|i| perm.get(i)).collect();
+        assert_eq!(sent, want);
+        assert_eq!(s.stats().total, 40);
+        for v in want {
+            s.handle_reply(t0, v, ReplyKind::Udp);
+        }
+        assert!(s.is_done());
     }
 }

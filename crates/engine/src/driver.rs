@@ -1,0 +1,417 @@
+//! The one driver loop every raw technique runs: TCP flag scans, UDP, the
+//! IP ping sweep and ARP / neighbour discovery.
+//!
+//! What differs between techniques lives in three small pieces:
+//! - a [`Schedule`] (sans-IO, in `vigie_scan::schedule`): what to send
+//!   next, what a reply or the clock changes, when a probe is silent;
+//! - a [`Prober`]: stamps the probe for an id into a batch, and validates
+//!   and reads one received packet back into (id, reply);
+//! - a [`Record`]: where verdicts go (the port table, the live hosts).
+//!
+//! The loop owns the rest, once for every technique: the stop token (stop
+//! sending, give the replies in flight a bounded wait, say where to
+//! resume), the pacing (token bucket, rate changes the schedule asks for),
+//! the host-timeout deadline, the late replies drained after the last send,
+//! and progress. Shard ranges and resumed state reach it through the
+//! schedule's range and [`Record`]'s prior verdicts ([`drive`]'s `prior`).
+//!
+//! Packets move through a [`Wire`]: [`Threaded`] (the production one: a
+//! receive thread reads the packet ring and decodes, the loop's thread
+//! sends, with a second transmit thread at high rates) or [`Inline`] (the
+//! receive side polled on the loop's own thread, on any [`Clock`]) — the
+//! unit tests run the real loop through `Inline` against a simulated
+//! network on a virtual clock.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use vigie_netio::tx::TxBatch;
+use vigie_netio::{PacketRx, PacketTx};
+use vigie_scan::schedule::Schedule;
+
+use crate::pace::Pacer;
+use crate::progress::Meter;
+use crate::txpool::TxPool;
+use crate::{EngineError, Stop};
+
+/// The longest wait for replies in flight after a stop request: the rest of
+/// the stop (reports, the resume file) must fit in a second.
+pub const STOP_DRAIN_MAX: Duration = Duration::from_millis(400);
+
+/// How one technique writes probes and reads replies.
+pub trait Prober: Send + Sync + 'static {
+    /// A validated reply, as the record stores it.
+    type Reply: Copy + Send + 'static;
+    /// What the schedule is told about a reply.
+    type SchedReply: Copy;
+
+    /// Write the probe for id `value` into `batch` (`ident`: the IPv4 ID
+    /// to use). False when nothing applies to it (no route for its family).
+    fn stamp(&self, value: u64, ident: u16, batch: &mut TxBatch) -> bool;
+
+    /// Validate and read one received packet (IP packet or Ethernet frame,
+    /// as the receiver delivers): the probe id it answers and what it says.
+    fn decode(&self, packet: &[u8]) -> Option<(u64, Self::Reply)>;
+
+    fn sched_reply(reply: &Self::Reply) -> Self::SchedReply;
+}
+
+/// Where verdicts go.
+pub trait Record<R> {
+    /// A validated reply to `value`. True when it is news to announce (a
+    /// port newly open, a host newly up).
+    fn reply(&mut self, value: u64, reply: R) -> bool;
+    /// The schedule concluded `value` silent.
+    fn silence(&mut self, value: u64);
+}
+
+/// The loop's source of time.
+pub trait Clock {
+    fn now(&self) -> Instant;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// Packets out, decoded replies in.
+pub trait Wire<R> {
+    fn now(&self) -> Instant;
+    /// Send the batch's packets and leave it empty.
+    fn send(&mut self, batch: &mut TxBatch) -> io::Result<()>;
+    /// Append the replies that arrived; when there are none yet, wait for
+    /// some until `until` at most.
+    fn recv(&mut self, until: Instant, out: &mut Vec<(u64, R)>) -> io::Result<()>;
+    /// After the last send: flush, let the receive side drain, and append
+    /// what it still had.
+    fn finish(&mut self, out: &mut Vec<(u64, R)>) -> io::Result<()>;
+}
+
+/// What the loop needs besides the technique.
+#[derive(Debug, Clone)]
+pub struct DriveConfig {
+    /// Probes per batch.
+    pub batch: usize,
+    /// The pacer's first rate (`None`: unlimited); a schedule that adapts
+    /// the rate overrides it at once.
+    pub rate: Option<f64>,
+    /// Give up at this instant (`--host-timeout`).
+    pub deadline: Option<Instant>,
+    pub stop: Stop,
+    /// The first IPv4 ID.
+    pub ident: u16,
+}
+
+/// How a drive ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Driven {
+    /// A stop request ended it: `resume_at` says where to go on.
+    pub interrupted: bool,
+    pub resume_at: Option<u64>,
+}
+
+/// Run `sched` to completion (or to the deadline, or to a stop request)
+/// over `wire`. `prior`: verdicts a resumed run already has (recorded and
+/// never sent). `on_news` hears every probe id whose reply was news.
+pub fn drive<P, S, W, R>(
+    cfg: &DriveConfig,
+    prober: &P,
+    sched: &mut S,
+    wire: &mut W,
+    record: &mut R,
+    meter: &Meter,
+    on_news: &mut dyn FnMut(u64),
+) -> Result<Driven, EngineError>
+where
+    P: Prober,
+    S: Schedule<Reply = P::SchedReply>,
+    W: Wire<P::Reply>,
+    R: Record<P::Reply>,
+{
+    let result = run_loop(cfg, prober, sched, wire, record, meter, on_news);
+    // Whatever ended the loop: replies that arrived meanwhile still count.
+    let mut late = Vec::new();
+    let finished = wire.finish(&mut late);
+    let now = wire.now();
+    take::<P, S, R>(&mut late, sched, record, meter, now, on_news);
+    let (done, sent) = sched.progress();
+    meter.update(done, sent);
+    let driven = result?;
+    finished?;
+    Ok(driven)
+}
+
+/// Hand decoded replies to the schedule and the record.
+fn take<P, S, R>(
+    replies: &mut Vec<(u64, P::Reply)>,
+    sched: &mut S,
+    record: &mut R,
+    meter: &Meter,
+    now: Instant,
+    on_news: &mut dyn FnMut(u64),
+) where
+    P: Prober,
+    S: Schedule<Reply = P::SchedReply>,
+    R: Record<P::Reply>,
+{
+    for (value, reply) in replies.drain(..) {
+        sched.handle_reply(now, value, P::sched_reply(&reply));
+        if record.reply(value, reply) {
+            meter.found(1);
+            on_news(value);
+        }
+    }
+}
+
+fn run_loop<P, S, W, R>(
+    cfg: &DriveConfig,
+    prober: &P,
+    sched: &mut S,
+    wire: &mut W,
+    record: &mut R,
+    meter: &Meter,
+    on_news: &mut dyn FnMut(u64),
+) -> Result<Driven, EngineError>
+where
+    P: Prober,
+    S: Schedule<Reply = P::SchedReply>,
+    W: Wire<P::Reply>,
+    R: Record<P::Reply>,
+{
+    let batch_size = cfg.batch.max(1);
+    let mut batch = TxBatch::new(batch_size);
+    let mut replies: Vec<(u64, P::Reply)> = Vec::new();
+    let mut pacer = Pacer::new(cfg.rate, batch_size, wire.now());
+    let mut ident = cfg.ident;
+    let mut stopping: Option<Instant> = None;
+    loop {
+        let now = wire.now();
+        wire.recv(now, &mut replies)?;
+        take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
+        if sched.poll_timeout().is_some_and(|t| t <= now) {
+            sched.handle_timeout(now);
+        }
+        while let Some(v) = sched.poll_event() {
+            record.silence(v);
+        }
+        if let Some(rate) = sched.poll_rate(now) {
+            pacer.set_rate(rate, batch_size, now);
+        }
+        // Once per batch or wait: a few relaxed atomic adds.
+        let (done, sent) = sched.progress();
+        meter.update(done, sent);
+        if sched.is_done() || cfg.deadline.is_some_and(|d| now >= d) {
+            return Ok(Driven {
+                interrupted: false,
+                resume_at: None,
+            });
+        }
+        if cfg.stop.requested() {
+            // Stop sending; the probes in flight get a (bounded) timeout.
+            let end = *stopping.get_or_insert_with(|| now + sched.timeout().min(STOP_DRAIN_MAX));
+            if now >= end {
+                return Ok(Driven {
+                    interrupted: true,
+                    resume_at: Some(sched.resume_at()),
+                });
+            }
+            wire.recv(end, &mut replies)?;
+            let now = wire.now();
+            take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
+            continue;
+        }
+
+        let allowed = pacer.allowance(now);
+        while batch.len() < allowed {
+            let Some(value) = sched.poll_transmit(now) else {
+                break;
+            };
+            if prober.stamp(value, ident, &mut batch) {
+                ident = ident.wrapping_add(1);
+            }
+        }
+        if !batch.is_empty() {
+            pacer.spend(batch.len());
+            sched.on_sent(now, batch.len());
+            wire.send(&mut batch)?;
+            continue;
+        }
+
+        // Nothing to send now: wait for replies, the next timeout or a token.
+        let mut until = now + Duration::from_millis(50);
+        if let Some(t) = sched.poll_timeout() {
+            until = until.min(t.max(now));
+        }
+        if allowed == 0 {
+            until = until.min(now + pacer.wait());
+        }
+        if let Some(d) = cfg.deadline {
+            until = until.min(d.max(now));
+        }
+        wire.recv(until, &mut replies)?;
+        let now = wire.now();
+        take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
+    }
+}
+
+/// How long the receive thread blocks in one poll.
+const RX_POLL: Duration = Duration::from_millis(5);
+/// After the last send, how long the receive thread keeps reading replies
+/// already in flight.
+const RX_DRAIN: Duration = Duration::from_millis(20);
+
+/// The production wire: this thread sends (through a [`TxPool`], which
+/// may hand batches to a second transmit thread); a receive thread reads
+/// the packet ring, decodes with the prober and passes (id, reply) batches
+/// back over a channel — one channel send per ring poll, never per packet.
+pub struct Threaded<R: Send + 'static> {
+    tx: TxPool<Box<dyn PacketTx>>,
+    replies: mpsc::Receiver<Vec<(u64, R)>>,
+    stop: Arc<AtomicBool>,
+    rx_thread: Option<JoinHandle<()>>,
+}
+
+impl<R: Send + 'static> Threaded<R> {
+    pub fn new<P>(
+        tx: TxPool<Box<dyn PacketTx>>,
+        mut rx: Box<dyn PacketRx>,
+        prober: Arc<P>,
+    ) -> io::Result<Threaded<R>>
+    where
+        P: Prober<Reply = R>,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (out, replies) = mpsc::channel();
+        let flag = Arc::clone(&stop);
+        let rx_thread = std::thread::Builder::new()
+            .name("vigie-rx".into())
+            .spawn(move || {
+                let mut batch = Vec::new();
+                let mut stopping: Option<Instant> = None;
+                loop {
+                    let res = rx.poll_packets(RX_POLL, &mut |pkt| batch.extend(prober.decode(pkt)));
+                    if !batch.is_empty() && out.send(std::mem::take(&mut batch)).is_err() {
+                        return;
+                    }
+                    if res.is_err() {
+                        return;
+                    }
+                    if flag.load(Ordering::Acquire)
+                        && stopping.get_or_insert_with(Instant::now).elapsed() >= RX_DRAIN
+                    {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Threaded {
+            tx,
+            replies,
+            stop,
+            rx_thread: Some(rx_thread),
+        })
+    }
+}
+
+impl<R: Send + 'static> Wire<R> for Threaded<R> {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn send(&mut self, batch: &mut TxBatch) -> io::Result<()> {
+        self.tx.send(batch)
+    }
+
+    fn recv(&mut self, until: Instant, out: &mut Vec<(u64, R)>) -> io::Result<()> {
+        let start = out.len();
+        for b in self.replies.try_iter() {
+            out.extend(b);
+        }
+        if out.len() > start {
+            return Ok(());
+        }
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return Ok(());
+        }
+        match self.replies.recv_timeout(wait) {
+            Ok(b) => out.extend(b),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("the receive thread stopped"));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<(u64, R)>) -> io::Result<()> {
+        let flushed = self.tx.finish();
+        self.stop.store(true, Ordering::Release);
+        let joined = self.rx_thread.take().map_or(Ok(()), |h| h.join());
+        for b in self.replies.try_iter() {
+            out.extend(b);
+        }
+        flushed?;
+        joined.map_err(|_| io::Error::other("the receive thread panicked"))
+    }
+}
+
+impl<R: Send + 'static> Drop for Threaded<R> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.rx_thread.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A wire whose receive side is polled on the loop's own thread, on any
+/// clock: the link-layer sweeps (one socket both ways) and the simulated
+/// network of the tests.
+pub struct Inline<T, X, C, P> {
+    pub tx: T,
+    pub rx: X,
+    pub clock: C,
+    pub prober: Arc<P>,
+}
+
+impl<T, X, C, P> Wire<P::Reply> for Inline<T, X, C, P>
+where
+    T: PacketTx,
+    X: PacketRx,
+    C: Clock,
+    P: Prober,
+{
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    fn send(&mut self, batch: &mut TxBatch) -> io::Result<()> {
+        self.tx.send_batch(batch)?;
+        batch.clear();
+        Ok(())
+    }
+
+    fn recv(&mut self, until: Instant, out: &mut Vec<(u64, P::Reply)>) -> io::Result<()> {
+        let wait = until.saturating_duration_since(self.clock.now());
+        let prober = &self.prober;
+        self.rx
+            .poll_packets(wait, &mut |pkt| out.extend(prober.decode(pkt)))?;
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<(u64, P::Reply)>) -> io::Result<()> {
+        let prober = &self.prober;
+        self.rx
+            .poll_packets(Duration::ZERO, &mut |pkt| out.extend(prober.decode(pkt)))?;
+        Ok(())
+    }
+}

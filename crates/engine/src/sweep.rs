@@ -92,34 +92,77 @@ pub struct OnLink {
     pub ranges: Vec<IpRange>,
 }
 
-/// Split targets by how they are reached: per (interface, family) for the
-/// on-link ones, and the rest (routed, or loopback).
+/// Split targets by how they are reached: per (interface, our address)
+/// the parts of the targets on that interface's subnets (a directly
+/// attached segment: ARP / ND reach them), and the rest (routed, loopback,
+/// and this host's own addresses, which no neighbour answers for).
 pub fn split_on_link(targets: &TargetSet) -> Result<(Vec<OnLink>, Vec<IpRange>), EngineError> {
+    let ifaces = link::interfaces()?;
+    let own: Vec<IpAddr> = ifaces
+        .iter()
+        .flat_map(|i| {
+            i.v4.iter()
+                .map(|(a, _)| IpAddr::V4(*a))
+                .chain(i.v6.iter().map(|(a, _)| IpAddr::V6(*a)))
+        })
+        .collect();
     let mut on = Vec::<OnLink>::new();
-    let mut other = Vec::new();
-    for r in targets.ranges() {
-        let hit = match (link::on_link(r.first())?, link::on_link(r.last())?) {
-            (Some((a, src)), Some((b, _))) if a.index == b.index => Some((a, src)),
-            _ => None,
-        };
-        match hit {
-            Some((iface, src)) => {
-                match on
-                    .iter_mut()
-                    .find(|g| g.iface.index == iface.index && g.src.is_ipv6() == src.is_ipv6())
-                {
-                    Some(g) => g.ranges.push(*r),
-                    None => on.push(OnLink {
-                        iface,
-                        src,
-                        ranges: vec![*r],
-                    }),
+    let mut rest: Vec<IpRange> = targets.ranges().to_vec();
+    for iface in ifaces
+        .iter()
+        .filter(|i| !i.loopback && i.mac != [0; 6] && i.index != 0)
+    {
+        let subnets = iface
+            .v4
+            .iter()
+            .filter(|(_, p)| *p < 32)
+            .map(|(a, p)| (IpAddr::V4(*a), *p))
+            .chain(
+                iface
+                    .v6
+                    .iter()
+                    // Link-local prefixes (on every interface) say nothing.
+                    .filter(|(a, p)| *p < 128 && a.segments()[0] & 0xffc0 != 0xfe80)
+                    .map(|(a, p)| (IpAddr::V6(*a), *p)),
+            );
+        for (src, prefix) in subnets {
+            let Ok(net) = vigie_scan::targets::cidr(src, prefix) else {
+                continue;
+            };
+            let mut inside = Vec::new();
+            let mut outside = Vec::new();
+            for r in &rest {
+                match r.intersect(&net) {
+                    Some(hit) => {
+                        inside.push(hit);
+                        outside.extend(r.minus(&net));
+                    }
+                    None => outside.push(*r),
                 }
             }
-            None => other.push(*r),
+            rest = outside;
+            if inside.is_empty() {
+                continue;
+            }
+            // This host's own addresses are reached locally, not by ARP.
+            let own_here: Vec<IpRange> = own
+                .iter()
+                .filter(|a| inside.iter().any(|r| r.contains(**a)))
+                .map(|a| IpRange::single(*a))
+                .collect();
+            rest.extend(own_here.iter().copied());
+            let set = TargetSet::new(&inside, &own_here);
+            if set.is_empty() {
+                continue;
+            }
+            on.push(OnLink {
+                iface: iface.clone(),
+                src,
+                ranges: set.ranges().to_vec(),
+            });
         }
     }
-    Ok((on, other))
+    Ok((on, rest))
 }
 
 /// Run a sweep to completion (or to a stop request).

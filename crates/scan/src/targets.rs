@@ -62,6 +62,49 @@ impl IpRange {
         }
     }
 
+    /// The addresses in both ranges (same family), if any.
+    pub fn intersect(&self, other: &IpRange) -> Option<IpRange> {
+        match (*self, *other) {
+            (IpRange::V4 { start: a, end: b }, IpRange::V4 { start: c, end: d }) => {
+                let (s, e) = (a.max(c), b.min(d));
+                (s <= e).then_some(IpRange::V4 { start: s, end: e })
+            }
+            (IpRange::V6 { start: a, end: b }, IpRange::V6 { start: c, end: d }) => {
+                let (s, e) = (a.max(c), b.min(d));
+                (s <= e).then_some(IpRange::V6 { start: s, end: e })
+            }
+            _ => None,
+        }
+    }
+
+    /// The addresses of `self` outside `other`: at most two ranges.
+    pub fn minus(&self, other: &IpRange) -> Vec<IpRange> {
+        let Some(cut) = self.intersect(other) else {
+            return vec![*self];
+        };
+        let mut out = Vec::new();
+        match (*self, cut) {
+            (IpRange::V4 { start, end }, IpRange::V4 { start: cs, end: ce }) => {
+                if start < cs {
+                    out.push(IpRange::V4 { start, end: cs - 1 });
+                }
+                if ce < end {
+                    out.push(IpRange::V4 { start: ce + 1, end });
+                }
+            }
+            (IpRange::V6 { start, end }, IpRange::V6 { start: cs, end: ce }) => {
+                if start < cs {
+                    out.push(IpRange::V6 { start, end: cs - 1 });
+                }
+                if ce < end {
+                    out.push(IpRange::V6 { start: ce + 1, end });
+                }
+            }
+            _ => out.push(*self),
+        }
+        out
+    }
+
     /// First address of the range.
     pub fn first(&self) -> IpAddr {
         match *self {
@@ -1119,5 +1162,30 @@ mod tests {
         fn parse_never_panics(s in "[0-9a-f.:/*,\\-\\[\\]]{0,40}") {
             let _ = parse_target(&s);
         }
+    }
+
+    #[test]
+    fn ranges_intersect_and_subtract() {
+        let r = |a: &str, b: &str| IpRange::V4 {
+            start: u32::from(a.parse::<Ipv4Addr>().unwrap()),
+            end: u32::from(b.parse::<Ipv4Addr>().unwrap()),
+        };
+        let t = r("198.18.0.0", "198.18.1.255");
+        let s = r("198.18.1.0", "198.18.1.255");
+        assert_eq!(t.intersect(&s), Some(s));
+        assert_eq!(t.minus(&s), vec![r("198.18.0.0", "198.18.0.255")]);
+        let mid = r("198.18.0.10", "198.18.0.10");
+        assert_eq!(
+            t.minus(&mid),
+            vec![
+                r("198.18.0.0", "198.18.0.9"),
+                r("198.18.0.11", "198.18.1.255")
+            ]
+        );
+        assert_eq!(s.minus(&t), vec![]);
+        assert_eq!(mid.intersect(&r("198.18.2.0", "198.18.2.9")), None);
+        let v6 = IpRange::single("fd00::1".parse().unwrap());
+        assert_eq!(v6.intersect(&t), None);
+        assert_eq!(v6.minus(&t), vec![v6]);
     }
 }

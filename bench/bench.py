@@ -31,6 +31,12 @@ DROP = {25, 7000, 7001, 7002, 7003, 7004}
 SWEEP = "198.19.0.0/16"
 SWEEP_LIVE = 65536 - 512
 SINK = "198.18.64.0/18"
+# The sparse on-link /24 (bench/lab.sh sparse-up): its own namespaces.
+PS = f"{VGB}-ps"
+SPARSE = "198.18.0.0/24"
+SPARSE_LIVE = {"198.18.0.2", "198.18.0.77", "198.18.0.200"}
+# nmap -Pn reports the scanner's own address up (user-set, scanned over lo).
+SPARSE_UP = SPARSE_LIVE | {"198.18.0.1"}
 TMP = tempfile.mkdtemp(prefix="vigie-bench-")
 
 
@@ -48,6 +54,19 @@ def sh(*args, **kw):
 
 def in_scanner(*args):
     return ["ip", "netns", "exec", S, *args]
+
+
+def sparse_truth(addr, port):
+    """The state nmap -sS prints for a port of an up host of the sparse lab."""
+    if addr == "198.18.0.77" and port in (80, 3389):
+        return "filtered"
+    if addr == "198.18.0.200" and port == 25:
+        return "filtered"
+    if addr == "198.18.0.200" and port == 443:
+        return "closed"
+    if addr in SPARSE_LIVE and port in (22, 80, 443):
+        return "open"
+    return "closed"
 
 
 def timed(cmd, timeout=None, signal_after=None):
@@ -392,6 +411,62 @@ def case_memory():
     GOALS.append(("/15 x top-1000 < 64 MB RSS (MB, whole scan)", mb, 64))
 
 
+def vigie_up(text):
+    """Addresses reported up in vigie -oJ -."""
+    return {v["addr"] for v in map(json.loads, text.splitlines())
+            if v.get("type") == "host" and v.get("status") == "up"}
+
+
+def nmap_up(xml):
+    up = set()
+    for host in xml.split("<host ")[1:]:
+        m = re.search(r'<address addr="([^"]+)" addrtype="ipv4"', host)
+        if m and '<status state="up"' in host:
+            up.add(m.group(1))
+    return up
+
+
+def sparse_accuracy(up, states):
+    """'exact' when the up hosts are SPARSE_UP, each with 100 ports, all as
+    the lab says, and no port of a host that is not up."""
+    per_host = {}
+    wrong = 0
+    for (a, p), st in states.items():
+        per_host[a] = per_host.get(a, 0) + 1
+        if a not in SPARSE_UP or st != sparse_truth(a, p):
+            wrong += 1
+    counts_ok = all(per_host.get(a) == 100 for a in SPARSE_UP)
+    if up == SPARSE_UP and wrong == 0 and counts_ok:
+        return "exact (4 up)"
+    return f"{len(up)} up ({len(up & SPARSE_UP)} right), {wrong} ports wrong" + \
+        ("" if counts_ok else ", port counts off")
+
+
+def case_sparse():
+    """SYN -Pn --top-ports 100 of a /24 on the scanner's segment where 3
+    addresses exist: vigie resolves the neighbours (silent addresses down),
+    nmap -T4 asks ARP too."""
+    case = "sparse /24 -Pn top100"
+    sh(LAB, "sparse-up")
+    try:
+        def vigie():
+            t, out, _ = timed(["ip", "netns", "exec", PS, VIGIE, "-sS", "-Pn", "-n",
+                               "--top-ports", "100", "-oJ", "-", SPARSE], timeout=600)
+            return t, sparse_accuracy(vigie_up(out), vigie_states(out))
+
+        def nmap():
+            t, out, _ = timed(["ip", "netns", "exec", PS, "nmap", "-sS", "-Pn", "-T4", "-n",
+                               "--top-ports", "100", "-oX", "-", SPARSE], timeout=600)
+            return t, sparse_accuracy(nmap_up(out), nmap_states(out))
+
+        r = interleave(vigie=vigie, nmap=nmap)
+    finally:
+        sh(LAB, "sparse-down")
+    v = record(case, "vigie", *r["vigie"], note="3 live + own address")
+    n = record(case, "nmap -T4", *r["nmap"])
+    GOALS.append(("SYN -Pn top100 sparse on-link /24 ≤ 0.5 × nmap -T4", v / n, 0.5))
+
+
 GOALS = []
 HAVE_RUSTSCAN = sh("sh", "-c", f"command -v {RUSTSCAN}").returncode == 0
 GW_MAC = ""
@@ -401,7 +476,8 @@ def main():
     global GW_MAC
     GW_MAC = re.search(r"link/ether (\S+)", sh("ip", "-n", T, "link", "show", "vb1").stdout).group(1)
     cases = {"syn": case_syn_all, "sweep": case_sweep, "connect": case_connect,
-             "sink": case_sink, "rate": case_rate, "loss": case_loss, "memory": case_memory}
+             "sink": case_sink, "rate": case_rate, "loss": case_loss, "sparse": case_sparse,
+             "memory": case_memory}
     for name, fn in cases.items():
         if ONLY and name not in ONLY:
             continue

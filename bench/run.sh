@@ -2,7 +2,8 @@
 # One command: install the other scanners, build vigie, build the lab, run
 # every case REPEAT times (default 3), print medians, ratios, accuracy.
 #   sudo bench/run.sh            # everything
-#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss memory
+#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory
+#   ONLY=sparse REPEAT=1 bench/run.sh  # one case, one run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -20,7 +21,7 @@ export RUSTSCAN="${RUSTSCAN:-$(command -v rustscan || echo "$HOME/.cargo/bin/rus
 cargo build --release -q --bin vigie
 dir="${CARGO_TARGET_DIR:-target}"
 export VIGIE="$(realpath "$dir")/release/vigie"
-trap 'bench/lab.sh down' EXIT
+trap 'bench/lab.sh down; bench/lab.sh sparse-down' EXIT
 bench/lab.sh up
 echo "bench: $(date -u +%FT%TZ), $(nproc) cores, REPEAT=${REPEAT:-3}"
 python3 bench/bench.py

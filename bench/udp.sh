@@ -9,7 +9,8 @@
 #
 # Target 198.18.0.2 / fd00:18::2, kernel defaults (ICMP rate limit ON):
 #   dnsmasq on 53; UDP echo on 7,161,500,31337,40000; a responder answering
-#   DNS with a wrong transaction id on 5353 (truth: open|filtered);
+#   DNS with a wrong transaction id on 5353 (truth: open — any datagram from
+#   the probed port answers the probe, as nmap reads it);
 #   DROP 69,111,137,4500,7000-7004; REJECT icmp-admin-prohibited 135,9002;
 #   every other port closed (ICMP port unreachable, rate-limited).
 # Ports: 1-1000,4500,5353,7000-7004,9002,31337,40000 (1010).
@@ -93,9 +94,9 @@ for part in spec.split(","):
     a, _, b = part.partition("-")
     ports += range(int(a), int(b or a) + 1)
 def truth(p):
-    if p in (69, 111, 137, 4500) or 7000 <= p <= 7004 or p == 5353: return "open|filtered"
+    if p in (69, 111, 137, 4500) or 7000 <= p <= 7004: return "open|filtered"
     if p in (135, 9002): return "filtered"
-    if p in (53, 7, 161, 500, 31337, 40000): return "open"
+    if p in (53, 5353, 7, 161, 500, 31337, 40000): return "open"
     return "closed"
 got = {}
 text = open(path).read()

@@ -188,7 +188,7 @@ fn five_percent_loss_each_way_every_port_exact() {
     assert!(dropped > 1000, "{text}");
 }
 
-// ---- host blocks: scans cut into several blocks (VIGIE_BLOCK_PROBES) ----
+// ---- host blocks: scans cut into several blocks (hidden --block-probes) ----
 
 /// Four more target addresses, 198.18.1.0/30, local to the target
 /// namespace (an AnyIP route, as bench/lab.sh does for its sweep) and routed
@@ -276,7 +276,7 @@ fn shards_are_disjoint_and_cover_a_multi_block_scan() {
     let run = |extra: &[&str], blocks: bool, file: &std::path::Path| {
         let mut cmd = lab.scanner_cmd(VIGIE);
         if blocks {
-            cmd.env("VIGIE_BLOCK_PROBES", "6000");
+            cmd.args(["--block-probes", "6000"]);
         }
         let out = cmd
             .args(["-sS", "-p1-3000", "-n", "-Pn", "--seed", "78"])
@@ -341,8 +341,9 @@ fn interrupt_then_resume_a_multi_block_scan() {
     let child = lab
         .scanner_cmd(VIGIE)
         .current_dir(&dir)
-        .env("VIGIE_BLOCK_PROBES", "20000")
         .args([
+            "--block-probes",
+            "20000",
             "-sS",
             "-p1-20000",
             "-n",

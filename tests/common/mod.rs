@@ -152,3 +152,56 @@ pub fn nmap_xml_states(xml: &str) -> BTreeMap<u16, String> {
     }
     states
 }
+
+/// (state, reason) per `proto` port of `target` from vigie's JSON Lines;
+/// other hosts are ignored, a port reported twice fails.
+pub fn json_states_of(text: &str, target: &str, proto: &str) -> States {
+    let mut states = States::new();
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
+        if v["type"] != "host" || v["addr"].as_str() != Some(target) {
+            continue;
+        }
+        for p in v["ports"].as_array().expect("ports array") {
+            if p["proto"] != proto {
+                continue;
+            }
+            let port = p["port"].as_u64().unwrap() as u16;
+            let st = (
+                p["state"].as_str().unwrap().to_owned(),
+                p["reason"].as_str().unwrap().to_owned(),
+            );
+            assert!(states.insert(port, st).is_none(), "port {port} twice");
+        }
+    }
+    states
+}
+
+/// (state, reason) per port listed in `<port>` elements of an nmap XML
+/// file (folded `<extraports>` carry no per-port reason: see
+/// [`nmap_xml_states`]).
+pub fn nmap_xml_reasons(xml: &str) -> BTreeMap<u16, (String, String)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let key = format!(" {name}=\"");
+        let i = tag.find(&key)? + key.len();
+        let j = tag[i..].find('"')? + i;
+        Some(tag[i..j].to_owned())
+    };
+    let mut out = BTreeMap::new();
+    let mut port: Option<u16> = None;
+    for raw in xml.split('<').skip(1) {
+        let tag = raw.split('>').next().unwrap_or("");
+        if tag.starts_with("port ") {
+            port = attr(tag, "portid").map(|p| p.parse().unwrap());
+        } else if tag.starts_with("state ") {
+            if let Some(p) = port.take() {
+                out.insert(
+                    p,
+                    (attr(tag, "state").unwrap(), attr(tag, "reason").unwrap()),
+                );
+            }
+        }
+    }
+    out
+}

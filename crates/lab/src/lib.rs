@@ -61,6 +61,8 @@ pub enum Reading {
     Window,
 }
 
+pub mod capture;
+pub mod sparse;
 pub mod sweep;
 pub mod udp;
 

@@ -1,0 +1,319 @@
+//! Watching the wire from the target's side: a [`Capture`] records every
+//! TCP and UDP packet that arrives in a namespace from a given source
+//! address (an `AF_PACKET` ring, so it sees them before netfilter), and a
+//! [`BlindSender`] sends a fixed set of TCP segments over and over without
+//! looking at anything — the attacker who guesses instead of reading.
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+/// One packet as a [`Capture`] saw it arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// 6 (TCP) or 17 (UDP).
+    pub protocol: u8,
+    pub sport: u16,
+    pub dport: u16,
+    /// TCP only (0 for UDP).
+    pub seq: u32,
+    /// TCP flag bits (0 for UDP).
+    pub flags: u16,
+}
+
+impl Seen {
+    /// A TCP segment with SYN and none of ACK, RST, FIN: a probe.
+    pub fn is_syn(&self) -> bool {
+        self.protocol == 6 && self.flags & 0x17 == 0x02
+    }
+
+    pub fn is_udp(&self) -> bool {
+        self.protocol == 17
+    }
+}
+
+/// A running capture; see [`Capture::start`].
+pub struct Capture {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    thread: Option<JoinHandle<io::Result<u64>>>,
+}
+
+impl Capture {
+    /// Start recording, in namespace `ns`, every TCP and UDP packet that
+    /// arrives from one of `from`. Returns once the ring is open.
+    pub fn start(ns: &str, from: Vec<IpAddr>) -> anyhow::Result<Capture> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
+        let ns2 = ns.to_owned();
+        let (stop2, seen2) = (Arc::clone(&stop), Arc::clone(&seen));
+        let thread = thread::Builder::new()
+            .name("lab-capture".to_owned())
+            .spawn(move || capture_thread(&ns2, &from, &stop2, &seen2, ready_tx))
+            .context("spawn capture thread")?;
+        let mut cap = Capture {
+            stop,
+            seen,
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(cap),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("capture in {ns}"))),
+            Err(_) => {
+                let r = cap.thread.take().map(|t| t.join());
+                Err(anyhow!("capture did not start: {r:?}"))
+            }
+        }
+    }
+
+    /// Stop (after draining what the ring holds) and return every packet
+    /// seen, in arrival order. Fails if the ring dropped any.
+    pub fn finish(mut self) -> anyhow::Result<Vec<Seen>> {
+        self.stop.store(true, Ordering::SeqCst);
+        let drops = match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r.context("capture")?,
+            Some(Err(_)) => bail!("capture thread panicked"),
+            None => 0,
+        };
+        if drops != 0 {
+            bail!("the capture ring dropped {drops} packets");
+        }
+        let seen = std::mem::take(&mut *self.seen.lock().map_err(|_| anyhow!("poisoned"))?);
+        Ok(seen)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture").finish_non_exhaustive()
+    }
+}
+
+fn capture_thread(
+    ns: &str,
+    from: &[IpAddr],
+    stop: &AtomicBool,
+    seen: &Mutex<Vec<Seen>>,
+    ready: mpsc::Sender<io::Result<()>>,
+) -> io::Result<u64> {
+    use vigie_netio::rx::{Receiver, RxConfig};
+    use vigie_wire::summary::{summarize, Body};
+
+    let setup = || -> io::Result<Receiver> {
+        vigie_netio::netns::enter(ns)?;
+        Receiver::new(&RxConfig {
+            block_size: 1 << 20,
+            block_count: 16,
+            block_timeout_ms: 2,
+        })
+    };
+    let mut rx = match setup() {
+        Ok(rx) => {
+            let _ = ready.send(Ok(()));
+            rx
+        }
+        Err(e) => {
+            let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
+            return Err(e);
+        }
+    };
+    let mut local = Vec::new();
+    let mut record = |pkt: &[u8]| {
+        let Some(s) = summarize(pkt) else { return };
+        if !from.contains(&s.src) {
+            return;
+        }
+        let (protocol, sport, dport, seq, flags) = match s.body {
+            Body::Tcp {
+                sport,
+                dport,
+                seq,
+                flags,
+                ..
+            } => (6, sport, dport, seq, flags.0),
+            Body::Udp { sport, dport, .. } => (17, sport, dport, 0, 0),
+            _ => return,
+        };
+        local.push(Seen {
+            src: s.src,
+            dst: s.dst,
+            protocol,
+            sport,
+            dport,
+            seq,
+            flags,
+        });
+    };
+    // After the stop flag, a few more polls: the last partly filled block
+    // is handed over after its 2 ms timeout.
+    let mut tail = 0;
+    while tail < 5 {
+        if stop.load(Ordering::SeqCst) {
+            tail += 1;
+        }
+        match rx.poll(Duration::from_millis(20), &mut record) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if let Ok(mut v) = seen.lock() {
+        v.append(&mut local);
+    }
+    Ok(rx.stats()?.drops)
+}
+
+/// One TCP segment a [`BlindSender`] repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// TCP flag bits.
+    pub flags: u16,
+}
+
+/// A running blind sender; see [`BlindSender::start`].
+pub struct BlindSender {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BlindSender {
+    /// From namespace `ns`, send every segment of `segments` (raw IP
+    /// socket), then wait `pause`, and again, until dropped. Returns once
+    /// the first round is out.
+    pub fn start(ns: &str, segments: Vec<Segment>, pause: Duration) -> anyhow::Result<BlindSender> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
+        let ns2 = ns.to_owned();
+        let (stop2, sent2) = (Arc::clone(&stop), Arc::clone(&sent));
+        let thread = thread::Builder::new()
+            .name("lab-blind".to_owned())
+            .spawn(move || blind_thread(&ns2, &segments, pause, &stop2, &sent2, ready_tx))
+            .context("spawn blind sender thread")?;
+        let mut b = BlindSender {
+            stop,
+            sent,
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(b),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("blind sender in {ns}"))),
+            Err(_) => {
+                let r = b.thread.take().map(|t| t.join());
+                Err(anyhow!("blind sender did not start: {r:?}"))
+            }
+        }
+    }
+
+    /// Segments sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for BlindSender {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for BlindSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlindSender")
+            .field("sent", &self.sent())
+            .finish_non_exhaustive()
+    }
+}
+
+fn blind_thread(
+    ns: &str,
+    segments: &[Segment],
+    pause: Duration,
+    stop: &AtomicBool,
+    sent: &AtomicU64,
+    ready: mpsc::Sender<io::Result<()>>,
+) {
+    use vigie_netio::tx::{RawSender, TxBatch};
+    use vigie_wire::tcp::TcpFlags;
+    use vigie_wire::template::TcpTemplate;
+
+    let setup = || -> io::Result<RawSender> {
+        vigie_netio::netns::enter(ns)?;
+        RawSender::new()
+    };
+    let mut tx = match setup() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let templates: Vec<TcpTemplate> = segments
+        .iter()
+        .map(|s| {
+            let mss = if s.src.is_ipv6() { 1440 } else { 1460 };
+            TcpTemplate::new(s.src, TcpFlags(s.flags), 65535, Some(mss), 64)
+        })
+        .collect();
+    let mut batch = TxBatch::new(64);
+    let mut ready = Some(ready);
+    while !stop.load(Ordering::SeqCst) {
+        for (s, t) in segments.iter().zip(&templates) {
+            if batch.is_full() {
+                send(&mut tx, &mut batch, sent);
+            }
+            batch.push_with(s.dst, |buf| {
+                t.stamp(buf, s.dst, s.sport, s.dport, s.seq, s.ack, 0)
+            });
+        }
+        send(&mut tx, &mut batch, sent);
+        if let Some(r) = ready.take() {
+            let _ = r.send(Ok(()));
+        }
+        thread::sleep(pause);
+    }
+}
+
+fn send(
+    tx: &mut vigie_netio::tx::RawSender,
+    batch: &mut vigie_netio::tx::TxBatch,
+    sent: &AtomicU64,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    match tx.send(batch) {
+        Ok(n) => {
+            sent.fetch_add(n as u64, Ordering::SeqCst);
+        }
+        Err(e) => eprintln!("vigie-lab blind sender: send failed: {e}"),
+    }
+    batch.clear();
+}

@@ -137,10 +137,12 @@ fn shard_layout() -> UdpLayout {
 
 /// `-sU --shard i/4 --seed 9` for i = 0..4 (vigie counts shards from 0):
 /// every datagram a shard sends goes to one of its own ports, each shard
-/// sends what the unsharded run sent to those ports (about a quarter of
-/// it) within one port's retries, and the four together send exactly what
-/// the unsharded run sends; the shards' reports are disjoint, and their
-/// union is the unsharded report, exact.
+/// sends at least one datagram per port and no more than the unsharded run
+/// sent to those ports (about a quarter of it) plus one port's retries, and
+/// the four together send no more than the unsharded run (a shard whose
+/// ports include no closed one has no canary, so its silent ports get the
+/// plain retry only); the shards' reports are disjoint, and their union is
+/// the unsharded report, exact.
 #[test]
 fn udp_shards_send_only_their_share() {
     vigie_lab::require_root().unwrap();
@@ -190,9 +192,9 @@ fn udp_shards_send_only_their_share() {
             ));
         }
         // Its share: what the unsharded run sent to the shard's own ports
-        // (about a quarter of the total), give or take one port's retries.
+        // (about a quarter of the total), plus at most one port's retries.
         let share: u64 = part.keys().filter_map(|p| whole_per_port.get(p)).sum();
-        if count.abs_diff(share) > max_per_port {
+        if count > share + max_per_port || count < part.len() as u64 {
             problems.push(format!(
                 "shard {shard}: {count} datagrams; its ports had {share} in the unsharded run \
                  (of {total})"
@@ -208,7 +210,7 @@ fn udp_shards_send_only_their_share() {
     }
     let sum: u64 = counts.iter().sum();
     eprintln!("shards: {counts:?} datagrams, {sum} in all; unsharded {total}");
-    if sum != total {
+    if sum > total {
         problems.push(format!(
             "the shards sent {sum} datagrams in all, the unsharded run {total}"
         ));
@@ -719,6 +721,10 @@ fn sparse_on_link_slash24_with_pn() {
     for p in SparseLab::special_ports() {
         assert!(top.contains(&p), "lab port {p} is not in vigie's top 100");
     }
+    // The same 100 ports for both tools, named explicitly: vigie's own
+    // table (nmap's ranking differs).
+    let list: Vec<String> = top.iter().map(u16::to_string).collect();
+    let list = list.join(",");
     let own = IpAddr::V4(lab.scanner_v4());
     let mut want_up: Vec<IpAddr> = sparse::LIVE.iter().map(|&a| IpAddr::V4(a)).collect();
     want_up.push(own);
@@ -731,8 +737,8 @@ fn sparse_on_link_slash24_with_pn() {
             "-Pn",
             "-T4",
             "-n",
-            "--top-ports",
-            "100",
+            "-p",
+            &list,
             "-oX",
             "-",
             sparse::NET,
@@ -763,16 +769,8 @@ fn sparse_on_link_slash24_with_pn() {
     }
 
     let (out, took) = output_within(
-        lab.scanner_cmd(VIGIE).args([
-            "-sS",
-            "-Pn",
-            "-n",
-            "--top-ports",
-            "100",
-            "-oJ",
-            "-",
-            sparse::NET,
-        ]),
+        lab.scanner_cmd(VIGIE)
+            .args(["-sS", "-Pn", "-n", "-p", &list, "-oJ", "-", sparse::NET]),
         Duration::from_secs(400),
     );
     check_output("vigie", &out);

@@ -81,7 +81,7 @@ fn read_all(files: &[String]) -> Result<(Format, Report), String> {
         reports.push((f.clone(), report));
     }
     let (kind, _) = format.ok_or(USAGE)?;
-    Ok((kind, merge(reports)?))
+    Ok((kind, merge(reports).map_err(|e| e.to_string())?))
 }
 
 /// The writers' switches, as the shards were run: `-v` from the recorded

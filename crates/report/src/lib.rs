@@ -29,9 +29,11 @@ mod xml;
 pub use fold::{fold, Folded, HiddenState};
 pub use grep::GrepWriter;
 pub use json::JsonLinesWriter;
-pub use merge::{merge, write_report};
+pub use merge::{merge, write_report, MergeError};
 pub use normal::NormalWriter;
-pub use read::{read_json_lines, read_report, read_xml, sniff, Format, Report};
+pub use read::{
+    read_json_lines, read_report, read_xml, sniff, Format, Malformed, ReadError, Report,
+};
 pub use xml::XmlWriter;
 
 /// vigie's version, printed where nmap prints its own.

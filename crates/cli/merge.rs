@@ -142,7 +142,7 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
         let w = create(path)?;
         sinks.push(match k {
             Out::Xml => Box::new(XmlWriter::new(w, opts)),
-            Out::Json => Box::new(JsonLinesWriter::new(w, opts)),
+            Out::Json => Box::new(JsonLinesWriter::new(w)),
             Out::Normal if path == "-" => Box::new(NormalWriter::new(w, opts)),
             Out::Normal => Box::new(NormalWriter::new_file(w, opts)),
             Out::Grep => Box::new(GrepWriter::new(w, opts)),

@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(m) = merge(two) {
                 let mut x = XmlWriter::new(Vec::new(), Options::default());
                 write_report(&m, &mut x).unwrap();
-                let mut j = JsonLinesWriter::new(Vec::new(), Options::default());
+                let mut j = JsonLinesWriter::new(Vec::new());
                 write_report(&m, &mut j).unwrap();
             }
         }

@@ -287,7 +287,7 @@ mod tests {
         let mut tee = Tee::new(vec![
             Box::new(GrepWriter::new(a.clone(), Options::default())),
             Box::new(Failing),
-            Box::new(JsonLinesWriter::new(b.clone(), Options::default())),
+            Box::new(JsonLinesWriter::new(b.clone())),
         ]);
         let run = run_info(0);
         let err = tee.begin(&run).unwrap_err();

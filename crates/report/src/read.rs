@@ -8,16 +8,17 @@
 //! (`<extrareasons>`) have no TTL (0) and no service name, and no host has a
 //! latency. The JSON Lines hold everything but `--scanflags`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
-use serde::Deserialize;
 use thiserror::Error;
 use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
 
+use crate::json::{HostLine, Line};
 use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo, NAME};
 
 /// Why a document could not be read back. Every message is one line.
@@ -685,69 +686,7 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
     })
 }
 
-// ---- JSON Lines ----
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Line {
-    Run(RunLine),
-    Host(HostLine),
-    Stats(StatsLine),
-}
-
-#[derive(Deserialize)]
-struct RunLine {
-    scanner: String,
-    args: String,
-    start: i64,
-    verbose: u8,
-    scans: Vec<ScanLine>,
-}
-
-#[derive(Deserialize)]
-struct ScanLine {
-    technique: String,
-    proto: String,
-    count: u32,
-    ports: String,
-}
-
-#[derive(Deserialize)]
-struct HostLine {
-    addr: IpAddr,
-    hostname: Option<String>,
-    #[serde(default)]
-    mac: Option<String>,
-    status: String,
-    reason: String,
-    reason_ttl: u8,
-    latency_us: Option<u64>,
-    start: i64,
-    end: i64,
-    srtt_us: Option<u64>,
-    rttvar_us: Option<u64>,
-    timeout_us: Option<u64>,
-    ports: Vec<PortLine>,
-}
-
-#[derive(Deserialize)]
-struct PortLine {
-    proto: String,
-    port: u16,
-    state: String,
-    reason: String,
-    ttl: u8,
-    service: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StatsLine {
-    end: i64,
-    elapsed_us: u64,
-    hosts_up: u64,
-    hosts_down: u64,
-    hosts_total: u64,
-}
+// ---- JSON Lines (the line types are in crate::json) ----
 
 fn host_from_line(h: HostLine) -> Result<HostReport, Malformed> {
     let mut ports = h
@@ -760,17 +699,17 @@ fn host_from_line(h: HostLine) -> Result<HostReport, Malformed> {
                 state: state(&p.state)?,
                 reason: reason(&p.reason)?,
                 ttl: p.ttl,
-                service: p.service,
+                service: p.service.map(Cow::into_owned),
             })
         })
         .collect::<Result<Vec<_>, Malformed>>()?;
     finish_ports(h.addr, &mut ports)?;
     Ok(HostReport {
         addr: h.addr,
-        hostname: h.hostname,
+        hostname: h.hostname.map(Cow::into_owned),
         mac: h.mac.as_deref().map(mac).transpose()?,
         status: HostStatus {
-            up: match h.status.as_str() {
+            up: match &*h.status {
                 "up" => true,
                 "down" => false,
                 s => return Err(unknown("host status", s)),
@@ -811,7 +750,7 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, ReadError> {
             (_, _, Some(_)) => return Err(at(Malformed::AfterStats)),
             (Line::Run(r), None, None) => {
                 if r.scanner != NAME {
-                    return Err(at(Malformed::Scanner(r.scanner)));
+                    return Err(at(Malformed::Scanner(r.scanner.into_owned())));
                 }
                 let scans = r
                     .scans
@@ -835,7 +774,7 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, ReadError> {
                     .collect::<Result<Vec<_>, Malformed>>()
                     .map_err(at)?;
                 run = Some(RunInfo {
-                    args: r.args,
+                    args: r.args.into_owned(),
                     start: unix_time(r.start).map_err(at)?,
                     scans,
                     verbose: r.verbose,
@@ -968,7 +907,7 @@ mod tests {
     #[test]
     fn json_lines_read_back_exactly() {
         let r = sample();
-        let text = render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner();
+        let text = render(JsonLinesWriter::new(Vec::new()), &r).into_inner();
         assert_eq!(sniff(&text), Some(Format::JsonLines));
         assert_eq!(read_report(&text).unwrap(), (Format::JsonLines, r));
     }
@@ -977,10 +916,8 @@ mod tests {
     fn refuses_what_vigie_did_not_write() {
         let r = sample();
         let xml = String::from_utf8(xml_of(&r, Options::default())).unwrap();
-        let json = String::from_utf8(
-            render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner(),
-        )
-        .unwrap();
+        let json =
+            String::from_utf8(render(JsonLinesWriter::new(Vec::new()), &r).into_inner()).unwrap();
         let err = |t: &str| match read_report(t.as_bytes()) {
             Ok(_) => panic!("accepted:\n{t}"),
             Err(e) => e.to_string(),
@@ -1049,7 +986,7 @@ mod tests {
         for h in &mut small.hosts {
             h.ports.truncate(40);
         }
-        let json = render(JsonLinesWriter::new(Vec::new(), opts), &small).into_inner();
+        let json = render(JsonLinesWriter::new(Vec::new()), &small).into_inner();
         for doc in [xml, json] {
             // the last byte is the final newline: without it the document is whole
             for cut in 0..doc.len() - 1 {
@@ -1066,7 +1003,7 @@ mod tests {
     fn doc_bytes() -> impl Strategy<Value = Vec<u8>> {
         let r = sample();
         let xml = xml_of(&r, Options::default());
-        let json = render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner();
+        let json = render(JsonLinesWriter::new(Vec::new()), &r).into_inner();
         (
             prop_oneof![Just(xml), Just(json)],
             proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),

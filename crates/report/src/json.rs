@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::timefmt::unix_secs;
-use crate::{HostReport, RunInfo, RunStats, Sink, NAME, VERSION};
+use crate::{unix_secs, HostReport, RunInfo, RunStats, Sink, NAME, VERSION};
 
 /// JSON Lines writer. Every host handed to it is written (down hosts too,
 /// whatever `-v`/`--open` say): this is the machine-complete record, so it

@@ -238,14 +238,11 @@ fn number<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, Malformed> {
     })
 }
 
+/// Unix seconds, within the range the writers can print.
 fn unix_time(secs: i64) -> Result<SystemTime, Malformed> {
-    let d = Duration::from_secs(secs.unsigned_abs());
-    let t = if secs >= 0 {
-        UNIX_EPOCH.checked_add(d)
-    } else {
-        UNIX_EPOCH.checked_sub(d)
-    };
-    t.ok_or(Malformed::Time(secs))
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(SystemTime::from)
+        .ok_or(Malformed::Time(secs))
 }
 
 fn micros(us: u64) -> Duration {

@@ -258,7 +258,9 @@ impl Drop for Files {
 }
 
 fn merge(args: &[&str]) -> Output {
+    // The expected outputs spell their times in UTC.
     Command::new(VIGIE)
+        .env("TZ", "UTC")
         .arg("merge")
         .args(args)
         .output()

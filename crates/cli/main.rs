@@ -637,7 +637,7 @@ fn open_sinks(opts: &args::Options) -> Result<Tee, Fail> {
         sinks.push(Box::new(GrepWriter::new(create(p)?, ropts)));
     }
     if let Some(p) = &json {
-        sinks.push(Box::new(JsonLinesWriter::new(create(p)?, ropts)));
+        sinks.push(Box::new(JsonLinesWriter::new(create(p)?)));
     }
     Ok(Tee::new(sinks))
 }

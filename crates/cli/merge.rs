@@ -81,7 +81,7 @@ fn read_all(files: &[String]) -> Result<(Format, Report), String> {
         reports.push((f.clone(), report));
     }
     let (kind, _) = format.ok_or(USAGE)?;
-    Ok((kind, merge(reports)?))
+    Ok((kind, merge(reports).map_err(|e| e.to_string())?))
 }
 
 /// The writers' switches, as the shards were run: `-v` from the recorded
@@ -142,7 +142,7 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
         let w = create(path)?;
         sinks.push(match k {
             Out::Xml => Box::new(XmlWriter::new(w, opts)),
-            Out::Json => Box::new(JsonLinesWriter::new(w, opts)),
+            Out::Json => Box::new(JsonLinesWriter::new(w)),
             Out::Normal if path == "-" => Box::new(NormalWriter::new(w, opts)),
             Out::Normal => Box::new(NormalWriter::new_file(w, opts)),
             Out::Grep => Box::new(GrepWriter::new(w, opts)),

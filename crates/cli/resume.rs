@@ -1,9 +1,10 @@
 //! Resume files (written on Ctrl-C, read by `--resume`).
 
 use std::io;
+use std::num::NonZeroU64;
 use std::path::Path;
 
-use serde_json::Value;
+use serde::Deserialize;
 use vigie_engine::Cell;
 
 /// Where an interrupted scan writes its resume file.
@@ -32,6 +33,29 @@ pub struct ResumeState {
 /// verdict known as (probe id, cell).
 pub type PlanState = (Option<u64>, Vec<(u64, Cell)>);
 
+/// The resume file as [`write_json`] writes it.
+#[derive(Deserialize)]
+struct ResumeFile {
+    vigie_resume: u64,
+    args: Vec<String>,
+    seed: u64,
+    /// Absent (or null) in files written before host blocks: block 0.
+    #[serde(default)]
+    block: Option<u64>,
+    /// Absent (or null): as the resumed run computes it.
+    #[serde(default)]
+    block_hosts: Option<NonZeroU64>,
+    plans: Vec<PlanFile>,
+}
+
+#[derive(Deserialize)]
+struct PlanFile {
+    /// null: the plan is finished.
+    resume_at: Option<u64>,
+    /// (probe id, cell).
+    cells: Vec<(u64, u16)>,
+}
+
 impl ResumeState {
     #[cfg(test)]
     pub fn to_json(&self) -> String {
@@ -50,49 +74,29 @@ impl ResumeState {
         String::from_utf8(out).expect("JSON is UTF-8")
     }
 
+    /// Read a resume file; a bad one is refused in one line.
     pub fn from_json(text: &str) -> Result<ResumeState, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not a resume file: {e}"))?;
-        if v["vigie_resume"] != 1 {
-            return Err("not a vigie resume file (version 1)".into());
-        }
-        let args = v["args"]
-            .as_array()
-            .ok_or("resume file: no args")?
-            .iter()
-            .map(|a| a.as_str().map(str::to_owned).ok_or("resume file: bad args"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let seed = v["seed"].as_u64().ok_or("resume file: no seed")?;
-        let block = match &v["block"] {
-            Value::Null => 0,
-            b => b.as_u64().ok_or("resume file: bad block")?,
-        };
-        let block_hosts = match &v["block_hosts"] {
-            Value::Null => None,
-            b => Some(
-                b.as_u64()
-                    .filter(|&n| n > 0)
-                    .ok_or("resume file: bad block_hosts")?,
-            ),
-        };
-        let mut plans = Vec::new();
-        for p in v["plans"].as_array().ok_or("resume file: no plans")? {
-            let at = p["resume_at"].as_u64();
-            let mut cells = Vec::new();
-            for c in p["cells"].as_array().ok_or("resume file: no cells")? {
-                let (Some(value), Some(cell)) = (c[0].as_u64(), c[1].as_u64()) else {
-                    return Err("resume file: bad cell".into());
-                };
-                let cell = u16::try_from(cell).map_err(|_| "resume file: bad cell")?;
-                cells.push((value, Cell(cell)));
-            }
-            plans.push((at, cells));
+        let f: ResumeFile = serde_json::from_str(text)
+            .map_err(|e| format!("not a vigie resume file (version 1): {e}"))?;
+        if f.vigie_resume != 1 {
+            return Err(format!(
+                "not a vigie resume file (version 1): version {}",
+                f.vigie_resume
+            ));
         }
         Ok(ResumeState {
-            args,
-            seed,
-            block,
-            block_hosts,
-            plans,
+            args: f.args,
+            seed: f.seed,
+            block: f.block.unwrap_or(0),
+            block_hosts: f.block_hosts.map(NonZeroU64::get),
+            plans: f
+                .plans
+                .into_iter()
+                .map(|p| {
+                    let cells = p.cells.into_iter().map(|(v, c)| (v, Cell(c))).collect();
+                    (p.resume_at, cells)
+                })
+                .collect(),
         })
     }
 }
@@ -167,14 +171,53 @@ mod tests {
                 (None, vec![]),
             ],
         };
+        // the file format, byte for byte
+        assert_eq!(
+            s.to_json(),
+            r#"{"vigie_resume":1,"args":["-sS","-p-","198.18.0.2"],"seed":42,"block":3,"block_hosts":65,"plans":[{"resume_at":1234,"cells":[[7,10816],[9,1]]},{"resume_at":null,"cells":[]}]}"#
+        );
         assert_eq!(ResumeState::from_json(&s.to_json()), Ok(s));
-        assert!(ResumeState::from_json("{}").is_err());
         // Files from before host blocks: block 0, size as computed.
         let old = r#"{"vigie_resume":1,"args":["-p80"],"seed":5,"plans":[]}"#;
         let old = ResumeState::from_json(old).unwrap();
         assert_eq!((old.block, old.block_hosts), (0, None));
-        let bad = r#"{"vigie_resume":1,"args":[],"seed":5,"block_hosts":0,"plans":[]}"#;
-        assert!(ResumeState::from_json(bad).is_err());
-        assert!(ResumeState::from_json("nope").is_err());
+        let nulls = r#"{"vigie_resume":1,"args":[],"seed":5,"block":null,"block_hosts":null,"plans":[{"resume_at":null,"cells":[[1,2]]}]}"#;
+        let nulls = ResumeState::from_json(nulls).unwrap();
+        assert_eq!((nulls.block, nulls.block_hosts), (0, None));
+        assert_eq!(nulls.plans, vec![(None, vec![(1, Cell(2))])]);
+    }
+
+    #[test]
+    fn bad_resume_files_are_refused_in_one_line() {
+        let refused = |text: &str| {
+            let e = ResumeState::from_json(text).expect_err(text);
+            assert!(
+                e.starts_with("not a vigie resume file (version 1)") && !e.contains('\n'),
+                "{text}: {e}"
+            );
+            e
+        };
+        refused("");
+        refused("nope");
+        refused("{}");
+        refused("[1,2]");
+        let ok = r#"{"vigie_resume":1,"args":["-p80"],"seed":5,"block":2,"block_hosts":4,"plans":[{"resume_at":7,"cells":[[1,2]]}]}"#;
+        assert!(ResumeState::from_json(ok).is_ok());
+        assert!(refused(&ok.replace(":1,\"args", ":2,\"args")).ends_with("version 2"));
+        for (from, to) in [
+            ("\"seed\":5", "\"seed\":-5"),
+            ("\"seed\":5,", ""),
+            ("[\"-p80\"]", "[80]"),
+            ("\"block\":2", "\"block\":\"two\""),
+            ("\"block_hosts\":4", "\"block_hosts\":0"),
+            ("[[1,2]]", "[[1,70000]]"),
+            ("[[1,2]]", "[[1]]"),
+            ("[[1,2]]", "[[1,\"a\\nb\"]]"),
+            ("\"cells\":[[1,2]]", "\"cells\":null"),
+            ("}]}", "}]"),
+        ] {
+            assert!(ok.contains(from), "{from}");
+            refused(&ok.replace(from, to));
+        }
     }
 }

@@ -1,129 +1,144 @@
 //! vigie's own JSON Lines output (`-oJ`): a "run" line, one "host" line per
 //! host with EVERY port (no folding), a "stats" line. Schema: docs/output.md.
+//!
+//! The line types below are the format: the writer serializes them and the
+//! reader ([`crate::read_json_lines`]) deserializes the same types, so the
+//! two cannot drift apart.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+use std::net::IpAddr;
+use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::timefmt::{micros, unix_secs};
-use crate::{HostReport, Options, RunInfo, RunStats, Sink, NAME, VERSION};
+use crate::{unix_secs, HostReport, RunInfo, RunStats, Sink, NAME, VERSION};
 
 /// JSON Lines writer. Every host handed to it is written (down hosts too,
-/// whatever `-v`/`--open` say): this is the machine-complete record.
+/// whatever `-v`/`--open` say): this is the machine-complete record, so it
+/// takes no output options.
 pub struct JsonLinesWriter<W: Write> {
     w: W,
-    // kept for symmetry with the other writers; JSON output does not fold
-    _opts: Options,
 }
 
 impl<W: Write> JsonLinesWriter<W> {
-    pub fn new(w: W, opts: Options) -> Self {
-        JsonLinesWriter { w, _opts: opts }
+    pub fn new(w: W) -> Self {
+        JsonLinesWriter { w }
     }
 
     pub fn into_inner(self) -> W {
         self.w
     }
 
-    fn line<T: Serialize>(&mut self, v: &T) -> io::Result<()> {
+    fn line(&mut self, v: &Line) -> io::Result<()> {
         serde_json::to_writer(&mut self.w, v).map_err(io::Error::from)?;
         self.w.write_all(b"\n")?;
         self.w.flush()
     }
 }
 
-#[derive(Serialize)]
-struct RunLine<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    scanner: &'static str,
-    version: &'static str,
-    args: &'a str,
-    start: i64,
-    verbose: u8,
-    scans: Vec<ScanLine<'a>>,
+/// One line of the file; `"type"` (written first) says which.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub(crate) enum Line<'a> {
+    Run(RunLine<'a>),
+    Host(HostLine<'a>),
+    Stats(StatsLine),
 }
 
-#[derive(Serialize)]
-struct ScanLine<'a> {
-    technique: &'static str,
-    proto: &'static str,
-    count: u32,
-    ports: std::borrow::Cow<'a, str>,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RunLine<'a> {
+    pub scanner: Cow<'a, str>,
+    pub version: Cow<'a, str>,
+    pub args: Cow<'a, str>,
+    /// Unix seconds.
+    pub start: i64,
+    pub verbose: u8,
+    pub scans: Vec<ScanLine<'a>>,
 }
 
-#[derive(Serialize)]
-struct HostLine<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    addr: String,
-    hostname: Option<&'a str>,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ScanLine<'a> {
+    /// nmap's name: `syn`, `connect`, …
+    pub technique: Cow<'a, str>,
+    pub proto: Cow<'a, str>,
+    pub count: u32,
+    /// nmap's port list spelling, `1-21,23`.
+    pub ports: Cow<'a, str>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HostLine<'a> {
+    pub addr: IpAddr,
+    pub hostname: Option<Cow<'a, str>>,
     /// Hardware address (`2E:5F:11:AA:00:02`) when seen on the local segment.
-    mac: Option<String>,
-    status: &'static str,
-    reason: &'static str,
-    reason_ttl: u8,
-    latency_us: Option<u128>,
-    start: i64,
-    end: i64,
-    srtt_us: Option<u128>,
-    rttvar_us: Option<u128>,
-    timeout_us: Option<u128>,
-    ports: Vec<PortLine<'a>>,
+    #[serde(default)]
+    pub mac: Option<Cow<'a, str>>,
+    /// `up` or `down`.
+    pub status: Cow<'a, str>,
+    pub reason: Cow<'a, str>,
+    pub reason_ttl: u8,
+    pub latency_us: Option<u64>,
+    pub start: i64,
+    pub end: i64,
+    pub srtt_us: Option<u64>,
+    pub rttvar_us: Option<u64>,
+    pub timeout_us: Option<u64>,
+    pub ports: Vec<PortLine<'a>>,
 }
 
-#[derive(Serialize)]
-struct PortLine<'a> {
-    proto: &'static str,
-    port: u16,
-    state: &'static str,
-    reason: &'static str,
-    ttl: u8,
-    service: Option<&'a str>,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PortLine<'a> {
+    pub proto: Cow<'a, str>,
+    pub port: u16,
+    pub state: Cow<'a, str>,
+    pub reason: Cow<'a, str>,
+    pub ttl: u8,
+    pub service: Option<Cow<'a, str>>,
 }
 
-#[derive(Serialize)]
-struct StatsLine {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    end: i64,
-    elapsed_us: u128,
-    hosts_up: u64,
-    hosts_down: u64,
-    hosts_total: u64,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StatsLine {
+    pub end: i64,
+    pub elapsed_us: u64,
+    pub hosts_up: u64,
+    pub hosts_down: u64,
+    pub hosts_total: u64,
+}
+
+/// Whole microseconds (a `u64` holds 584 000 years of them).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl<W: Write> Sink for JsonLinesWriter<W> {
     fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
-        let line = RunLine {
-            kind: "run",
-            scanner: NAME,
-            version: VERSION,
-            args: &run.args,
+        self.line(&Line::Run(RunLine {
+            scanner: NAME.into(),
+            version: VERSION.into(),
+            args: run.args.as_str().into(),
             start: unix_secs(run.start),
             verbose: run.verbose,
             scans: run
                 .scans
                 .iter()
                 .map(|s| ScanLine {
-                    technique: s.technique.nmap_name(),
-                    proto: s.proto.as_str(),
+                    technique: s.technique.nmap_name().into(),
+                    proto: s.proto.as_str().into(),
                     count: s.ports.len(),
                     ports: s.ports.to_nmap_string().into(),
                 })
                 .collect(),
-        };
-        self.line(&line)
+        }))
     }
 
     fn host(&mut self, host: &HostReport) -> io::Result<()> {
-        let line = HostLine {
-            kind: "host",
-            addr: host.addr.to_string(),
-            hostname: host.hostname.as_deref(),
-            mac: host.mac.as_ref().map(crate::mac_string),
-            status: if host.status.up { "up" } else { "down" },
-            reason: host.status.reason.as_str(),
+        self.line(&Line::Host(HostLine {
+            addr: host.addr,
+            hostname: host.hostname.as_deref().map(Cow::Borrowed),
+            mac: host.mac.as_ref().map(|m| crate::mac_string(m).into()),
+            status: if host.status.up { "up" } else { "down" }.into(),
+            reason: host.status.reason.as_str().into(),
             reason_ttl: host.status.ttl,
             latency_us: host.latency.map(micros),
             start: unix_secs(host.start),
@@ -135,27 +150,25 @@ impl<W: Write> Sink for JsonLinesWriter<W> {
                 .ports
                 .iter()
                 .map(|p| PortLine {
-                    proto: p.proto.as_str(),
+                    proto: p.proto.as_str().into(),
                     port: p.port,
-                    state: p.state.as_str(),
-                    reason: p.reason.as_str(),
+                    state: p.state.as_str().into(),
+                    reason: p.reason.as_str().into(),
                     ttl: p.ttl,
-                    service: p.service.as_deref(),
+                    service: p.service.as_deref().map(Cow::Borrowed),
                 })
                 .collect(),
-        };
-        self.line(&line)
+        }))
     }
 
     fn finish(&mut self, _run: &RunInfo, stats: &RunStats) -> io::Result<()> {
-        self.line(&StatsLine {
-            kind: "stats",
+        self.line(&Line::Stats(StatsLine {
             end: unix_secs(stats.end),
             elapsed_us: micros(stats.elapsed),
             hosts_up: stats.hosts_up,
             hosts_down: stats.hosts_down,
             hosts_total: stats.hosts_total,
-        })
+        }))
     }
 }
 
@@ -167,7 +180,7 @@ mod tests {
     use vigie_scan::{PortState, Proto, Reason};
 
     fn render(hosts: &[HostReport]) -> String {
-        let mut w = JsonLinesWriter::new(Vec::new(), Options::default());
+        let mut w = JsonLinesWriter::new(Vec::new());
         let run = run_info(0);
         w.begin(&run).unwrap();
         for h in hosts {

@@ -10,9 +10,12 @@
 //! `<extraports>`) is decided once, by [`fold`], with nmap's rules.
 #![forbid(unsafe_code)]
 
+use std::fmt;
 use std::io;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Local, Offset, TimeDelta, TimeZone, Utc};
 
 use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
@@ -23,15 +26,16 @@ mod json;
 mod merge;
 mod normal;
 mod read;
-mod timefmt;
 mod xml;
 
 pub use fold::{fold, Folded, HiddenState};
 pub use grep::GrepWriter;
 pub use json::JsonLinesWriter;
-pub use merge::{merge, write_report};
+pub use merge::{merge, write_report, MergeError};
 pub use normal::NormalWriter;
-pub use read::{read_json_lines, read_report, read_xml, sniff, Format, Report};
+pub use read::{
+    read_json_lines, read_report, read_xml, sniff, Format, Malformed, ReadError, Report,
+};
 pub use xml::XmlWriter;
 
 /// vigie's version, printed where nmap prints its own.
@@ -231,6 +235,74 @@ pub(crate) fn done_summary(stats: &RunStats) -> String {
     )
 }
 
+// ---- times, as nmap prints them: in the local zone ----
+
+/// `t` as chrono's time; the few times chrono cannot hold (more than
+/// 262 000 years away) are clamped to its range.
+pub(crate) fn utc(t: SystemTime) -> DateTime<Utc> {
+    let epoch = DateTime::UNIX_EPOCH;
+    let moved = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => TimeDelta::from_std(d)
+            .ok()
+            .and_then(|d| epoch.checked_add_signed(d)),
+        Err(e) => TimeDelta::from_std(e.duration())
+            .ok()
+            .and_then(|d| epoch.checked_sub_signed(d)),
+    };
+    moved.unwrap_or(if t < UNIX_EPOCH {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
+/// Seconds since the Unix epoch, rounded down (negative before it).
+pub(crate) fn unix_secs(t: SystemTime) -> i64 {
+    utc(t).timestamp()
+}
+
+/// C's `ctime()` layout without the newline, in the local zone:
+/// "Sat Nov 21 04:58:06 2026", the day padded with a space ("Sat Nov  1 …").
+pub(crate) fn ctime(t: SystemTime) -> String {
+    ctime_in(t, &Local)
+}
+
+/// "2026-11-21 04:58 UTC" (the "Starting … at" line), in the local zone.
+pub(crate) fn minute_stamp(t: SystemTime) -> String {
+    stamp_in(t, &Local, "%Y-%m-%d %H:%M")
+}
+
+/// "2026-11-21 04:58:49 UTC" (the "Scanned at" line), in the local zone.
+pub(crate) fn second_stamp(t: SystemTime) -> String {
+    stamp_in(t, &Local, "%Y-%m-%d %H:%M:%S")
+}
+
+fn ctime_in<Tz: TimeZone>(t: SystemTime, zone: &Tz) -> String
+where
+    Tz::Offset: fmt::Display,
+{
+    utc(t)
+        .with_timezone(zone)
+        .format("%a %b %e %H:%M:%S %Y")
+        .to_string()
+}
+
+/// `layout` and the zone, as nmap's strftime `%Z` writes it. chrono knows
+/// offsets, not zone abbreviations: a zero offset is written `UTC` (what
+/// strftime writes for UTC), any other as `+0100` (what it writes for a
+/// zone without an abbreviation).
+fn stamp_in<Tz: TimeZone>(t: SystemTime, zone: &Tz, layout: &str) -> String
+where
+    Tz::Offset: fmt::Display,
+{
+    let local = utc(t).with_timezone(zone);
+    if local.offset().fix().local_minus_utc() == 0 {
+        format!("{} UTC", local.format(layout))
+    } else {
+        format!("{} {}", local.format(layout), local.format("%z"))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -285,7 +357,7 @@ mod tests {
         let mut tee = Tee::new(vec![
             Box::new(GrepWriter::new(a.clone(), Options::default())),
             Box::new(Failing),
-            Box::new(JsonLinesWriter::new(b.clone(), Options::default())),
+            Box::new(JsonLinesWriter::new(b.clone())),
         ]);
         let run = run_info(0);
         let err = tee.begin(&run).unwrap_err();
@@ -295,6 +367,57 @@ mod tests {
         assert_eq!(a.text().lines().count(), 4);
         assert_eq!(b.text().lines().count(), 3);
         assert!(a.text().starts_with("# vigie 0.1.0 scan initiated "));
+    }
+
+    #[test]
+    fn times_as_nmap_prints_them() {
+        // nmap 7.93 printed start="1795237086" startstr="Sat Nov 21 04:58:06 2026" (in UTC)
+        let t = at(1_795_237_086);
+        assert_eq!(ctime_in(t, &Utc), "Sat Nov 21 04:58:06 2026");
+        assert_eq!(stamp_in(t, &Utc, "%Y-%m-%d %H:%M"), "2026-11-21 04:58 UTC");
+        assert_eq!(
+            stamp_in(at(1_795_237_129), &Utc, "%Y-%m-%d %H:%M:%S"),
+            "2026-11-21 04:58:49 UTC"
+        );
+        assert_eq!(ctime_in(at(0), &Utc), "Thu Jan  1 00:00:00 1970");
+        // leap days, single-digit day padded with a space
+        assert_eq!(ctime_in(at(951_782_400), &Utc), "Tue Feb 29 00:00:00 2000");
+        assert_eq!(
+            ctime_in(at(1_709_251_199), &Utc),
+            "Thu Feb 29 23:59:59 2024"
+        );
+        assert_eq!(
+            ctime_in(at(1_704_067_200), &Utc),
+            "Mon Jan  1 00:00:00 2024"
+        );
+        let before = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(ctime_in(before, &Utc), "Wed Dec 31 23:59:59 1969");
+        // another zone: its local time, and its offset where nmap names it
+        let east = chrono::FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
+        assert_eq!(ctime_in(t, &east), "Sat Nov 21 10:28:06 2026");
+        assert_eq!(
+            stamp_in(t, &east, "%Y-%m-%d %H:%M"),
+            "2026-11-21 10:28 +0530"
+        );
+        let west = chrono::FixedOffset::west_opt(3 * 3600).unwrap();
+        assert_eq!(
+            stamp_in(t, &west, "%Y-%m-%d %H:%M:%S"),
+            "2026-11-21 01:58:06 -0300"
+        );
+        // the writers' zone is the local one
+        assert_eq!(ctime(t), ctime_in(t, &Local));
+    }
+
+    #[test]
+    fn unix_secs_rounds_down_and_extremes_do_not_panic() {
+        assert_eq!(unix_secs(at(5) + Duration::from_millis(999)), 5);
+        assert_eq!(unix_secs(UNIX_EPOCH - Duration::from_millis(1)), -1);
+        let far = Duration::from_secs(1 << 62);
+        for t in [UNIX_EPOCH + far, UNIX_EPOCH - far] {
+            let _ = (ctime(t), minute_stamp(t), second_stamp(t));
+        }
+        assert_eq!(utc(UNIX_EPOCH + far), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(utc(UNIX_EPOCH - far), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

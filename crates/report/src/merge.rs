@@ -20,10 +20,34 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
 
-use vigie_scan::Proto;
+use thiserror::Error;
+use vigie_scan::{PortState, Proto, Reason};
 
 use crate::read::Report;
 use crate::{HostReport, PortResult, RunStats, Sink};
+
+/// Why the shards' reports cannot be merged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    Nothing,
+    /// One port with two verdicts: (state, reason) and the file of each.
+    #[error(
+        "host {addr} port {port}/{}: {} in {first_file} but {} in {second_file}",
+        proto.as_str(),
+        verdict(*first),
+        verdict(*second)
+    )]
+    Conflict {
+        addr: IpAddr,
+        proto: Proto,
+        port: u16,
+        first: (PortState, Reason),
+        first_file: String,
+        second: (PortState, Reason),
+        second_file: String,
+    },
+}
 
 /// A host being merged: the report kept and, per port, the file it came from.
 struct Merging {
@@ -31,16 +55,17 @@ struct Merging {
     ports: BTreeMap<(Proto, u16), (PortResult, usize)>,
 }
 
-fn verdict(p: &PortResult) -> String {
-    format!("{} ({})", p.state.as_str(), p.reason.as_str())
+/// "open (syn-ack)".
+fn verdict((state, reason): (PortState, Reason)) -> String {
+    format!("{} ({})", state.as_str(), reason.as_str())
 }
 
 /// Merge the reports of the shards; `inputs` pairs each report with the name
 /// of its file, used in error messages.
-pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, String> {
+pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, MergeError> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     let Some((_, first)) = inputs.first() else {
-        return Err("nothing to merge".into());
+        return Err(MergeError::Nothing);
     };
     let mut run = first.run.clone();
     let mut stats = first.stats;
@@ -87,16 +112,15 @@ pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, String> {
             for p in ports {
                 match m.ports.get(&(p.proto, p.port)) {
                     Some((q, from)) if (q.state, q.reason) != (p.state, p.reason) => {
-                        return Err(format!(
-                            "host {} port {}/{}: {} in {} but {} in {}",
-                            h.addr,
-                            p.port,
-                            p.proto.as_str(),
-                            verdict(q),
-                            names[*from],
-                            verdict(&p),
-                            names[i]
-                        ));
+                        return Err(MergeError::Conflict {
+                            addr: h.addr,
+                            proto: p.proto,
+                            port: p.port,
+                            first: (q.state, q.reason),
+                            first_file: names[*from].clone(),
+                            second: (p.state, p.reason),
+                            second_file: names[i].clone(),
+                        });
                     }
                     Some(_) => {}
                     None => {
@@ -217,9 +241,9 @@ mod tests {
         p.reason = Reason::NoResponse;
         let err = merge(named(vec![a.clone(), shard(1, true), b])).unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "host 127.0.0.1 port 22/tcp: open (syn-ack) in s0.xml but filtered (no-response) in s2.xml"
         );
-        assert!(merge(vec![]).is_err());
+        assert_eq!(merge(vec![]), Err(MergeError::Nothing));
     }
 }

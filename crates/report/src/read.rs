@@ -8,15 +8,153 @@
 //! (`<extrareasons>`) have no TTL (0) and no service name, and no host has a
 //! latency. The JSON Lines hold everything but `--scanflags`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
-use serde::Deserialize;
+use thiserror::Error;
 use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
 
+use crate::json::{HostLine, Line};
 use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo, NAME};
+
+/// Why a document could not be read back. Every message is one line.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("empty file")]
+    Empty,
+    #[error("not a {NAME} output (neither XML nor JSON Lines)")]
+    UnknownFormat,
+    #[error("not UTF-8 text: {0}")]
+    NotUtf8(std::str::Utf8Error),
+    /// The XML itself is broken.
+    #[error("bad XML near byte {at}: {}", one_line(error))]
+    XmlSyntax { at: u64, error: quick_xml::Error },
+    /// Well-formed XML that is not what vigie writes.
+    #[error("{error} (near byte {at})")]
+    Xml { at: u64, error: Malformed },
+    #[error("not a {NAME} XML output (no <nmaprun>)")]
+    NoNmaprun,
+    #[error("truncated XML (no </nmaprun>)")]
+    TruncatedXml,
+    #[error("XML without <runstats> (truncated?)")]
+    NoRunstats,
+    /// A line that is not one of vigie's JSON records.
+    #[error("line {line}: not a {NAME} JSON Lines record: {}", one_line(error))]
+    JsonRecord {
+        line: usize,
+        error: serde_json::Error,
+    },
+    /// A JSON record whose content is not what vigie writes.
+    #[error("line {line}: {error}")]
+    Json { line: usize, error: Malformed },
+    #[error("not a {NAME} JSON Lines output (no run line)")]
+    NoRunLine,
+    #[error("truncated JSON Lines (no stats line)")]
+    TruncatedJson,
+}
+
+/// What is wrong inside one element (XML) or one record (JSON Lines).
+#[derive(Debug, Error)]
+pub enum Malformed {
+    /// A word vigie does not write: `what` names the kind ("port state").
+    #[error("unknown {what} {word:?}")]
+    Unknown { what: &'static str, word: String },
+    #[error("bad {what} {value:?} (not a number in range)")]
+    Number { what: String, value: String },
+    #[error("time {0} out of range")]
+    Time(i64),
+    #[error("bad elapsed {0:?}")]
+    Elapsed(String),
+    #[error("bad port range {0:?}")]
+    PortRange(String),
+    #[error("bad address {0:?}")]
+    Address(String),
+    #[error("bad MAC address {0:?}")]
+    Mac(String),
+    #[error("host {addr}: port {port}/{} listed twice", proto.as_str())]
+    PortTwice {
+        addr: IpAddr,
+        proto: Proto,
+        port: u16,
+    },
+    #[error("more than {MAX_PORTS} ports for one host")]
+    TooManyPorts,
+    #[error("not a {NAME} XML output (root element <{0}>)")]
+    Root(String),
+    #[error("not a {NAME} XML output (no \"{NAME} … scan initiated\" comment)")]
+    NoComment,
+    #[error("<{elem}>: bad attribute: {}", one_line(error))]
+    Attribute { elem: String, error: AttrError },
+    #[error("<{elem}>: bad attribute {key}: {}", one_line(error))]
+    AttributeValue {
+        elem: String,
+        key: String,
+        error: quick_xml::Error,
+    },
+    #[error("<{elem}> without {key}=")]
+    NoAttribute { elem: String, key: String },
+    #[error("<{elem}> outside <{parent}>")]
+    Outside { elem: String, parent: &'static str },
+    #[error("<{0}> after </nmaprun>")]
+    AfterRoot(String),
+    #[error("unexpected text")]
+    Text,
+    #[error("<extrareasons> count={count} but {listed} ports listed")]
+    ExtraReasonsCount { count: u32, listed: u32 },
+    #[error("<extraports> count={count} but its reasons hold {seen} ports")]
+    ExtraPortsCount { count: u32, seen: u32 },
+    #[error("port {0}: <port> without <state>")]
+    NoPortState(u16),
+    #[error("<host> without an IP address")]
+    NoAddress,
+    #[error("host {0}: two IP addresses")]
+    TwoAddresses(IpAddr),
+    #[error("host {0}: no <status>")]
+    NoStatus(IpAddr),
+    #[error("written by {0:?}, not {NAME}")]
+    Scanner(String),
+    #[error("scan count {count} but {listed} ports listed")]
+    ScanCount { count: u32, listed: u32 },
+    #[error("a second run line")]
+    SecondRun,
+    #[error("not a {NAME} JSON Lines output (no run line first)")]
+    NoRunFirst,
+    #[error("record after the stats line")]
+    AfterStats,
+}
+
+/// A parser's message on one line: the parsers quote the damaged input,
+/// which may hold a newline (`</po\nrt>`); control characters are escaped.
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let s = e.to_string();
+    if !s.contains(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn unknown(what: &'static str, word: &str) -> Malformed {
+    Malformed::Unknown {
+        what,
+        word: word.to_owned(),
+    }
+}
+
+fn outside(elem: &str, parent: &'static str) -> Malformed {
+    Malformed::Outside {
+        elem: elem.to_owned(),
+        parent,
+    }
+}
 
 /// The two output formats vigie can read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +192,12 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 }
 
 /// Read a document of either format, told apart by [`sniff`].
-pub fn read_report(bytes: &[u8]) -> Result<(Format, Report), String> {
+pub fn read_report(bytes: &[u8]) -> Result<(Format, Report), ReadError> {
     match sniff(bytes) {
         Some(Format::Xml) => read_xml(bytes).map(|r| (Format::Xml, r)),
         Some(Format::JsonLines) => read_json_lines(bytes).map(|r| (Format::JsonLines, r)),
-        None if bytes.iter().all(u8::is_ascii_whitespace) => Err("empty file".into()),
-        None => Err("not a vigie output (neither XML nor JSON Lines)".into()),
+        None if bytes.iter().all(u8::is_ascii_whitespace) => Err(ReadError::Empty),
+        None => Err(ReadError::UnknownFormat),
     }
 }
 
@@ -72,40 +210,39 @@ fn technique(s: &str) -> Option<Technique> {
         .find(|t| t.nmap_name() == s)
 }
 
-fn proto(s: &str) -> Result<Proto, String> {
+fn proto(s: &str) -> Result<Proto, Malformed> {
     match s {
         "tcp" => Ok(Proto::Tcp),
         "udp" => Ok(Proto::Udp),
-        _ => Err(format!("unknown protocol {s:?}")),
+        _ => Err(unknown("protocol", s)),
     }
 }
 
-fn state(s: &str) -> Result<PortState, String> {
-    PortState::parse(s).ok_or_else(|| format!("unknown port state {s:?}"))
+fn state(s: &str) -> Result<PortState, Malformed> {
+    PortState::parse(s).ok_or_else(|| unknown("port state", s))
 }
 
 /// `syn-ack` reads back as the raw scan's reason; the connect scan's own
 /// variant only differs inside the engine.
-fn reason(s: &str) -> Result<Reason, String> {
+fn reason(s: &str) -> Result<Reason, Malformed> {
     Reason::ALL
         .into_iter()
         .find(|r| r.as_str() == s)
-        .ok_or_else(|| format!("unknown reason {s:?}"))
+        .ok_or_else(|| unknown("reason", s))
 }
 
-fn number<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
-    s.parse()
-        .map_err(|_| format!("bad {what} {s:?} (not a number in range)"))
+fn number<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, Malformed> {
+    s.parse().map_err(|_| Malformed::Number {
+        what: what.to_owned(),
+        value: s.to_owned(),
+    })
 }
 
-fn unix_time(secs: i64) -> Result<SystemTime, String> {
-    let d = Duration::from_secs(secs.unsigned_abs());
-    let t = if secs >= 0 {
-        UNIX_EPOCH.checked_add(d)
-    } else {
-        UNIX_EPOCH.checked_sub(d)
-    };
-    t.ok_or_else(|| format!("time {secs} out of range"))
+/// Unix seconds, within the range the writers can print.
+fn unix_time(secs: i64) -> Result<SystemTime, Malformed> {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(SystemTime::from)
+        .ok_or(Malformed::Time(secs))
 }
 
 fn micros(us: u64) -> Duration {
@@ -113,7 +250,7 @@ fn micros(us: u64) -> Duration {
 }
 
 /// nmap's port list spelling, `1-21,23,25-79` (empty → no ports).
-fn port_list(s: &str) -> Result<PortList, String> {
+fn port_list(s: &str) -> Result<PortList, Malformed> {
     if s.is_empty() {
         return Ok(PortList::default());
     }
@@ -122,38 +259,38 @@ fn port_list(s: &str) -> Result<PortList, String> {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         let (a, b): (u16, u16) = (number("port", a)?, number("port", b)?);
         if a > b {
-            return Err(format!("bad port range {part:?}"));
+            return Err(Malformed::PortRange(part.to_owned()));
         }
         ranges.push((a, b));
     }
     Ok(PortList::from_ranges(ranges))
 }
 
-fn mac(s: &str) -> Result<[u8; 6], String> {
+fn mac(s: &str) -> Result<[u8; 6], Malformed> {
     let mut out = [0u8; 6];
     let mut parts = s.split(':');
     for b in &mut out {
         let p = parts.next().filter(|p| p.len() == 2);
         *b = p
             .and_then(|p| u8::from_str_radix(p, 16).ok())
-            .ok_or_else(|| format!("bad MAC address {s:?}"))?;
+            .ok_or_else(|| Malformed::Mac(s.to_owned()))?;
     }
     if parts.next().is_some() {
-        return Err(format!("bad MAC address {s:?}"));
+        return Err(Malformed::Mac(s.to_owned()));
     }
     Ok(out)
 }
 
 /// Sort a host's ports by (proto, port) and refuse a port listed twice.
-fn finish_ports(addr: IpAddr, ports: &mut [PortResult]) -> Result<(), String> {
+fn finish_ports(addr: IpAddr, ports: &mut [PortResult]) -> Result<(), Malformed> {
     ports.sort_by_key(|p| (p.proto, p.port));
     for w in ports.windows(2) {
         if (w[0].proto, w[0].port) == (w[1].proto, w[1].port) {
-            return Err(format!(
-                "host {addr}: port {}/{} listed twice",
-                w[0].port,
-                w[0].proto.as_str()
-            ));
+            return Err(Malformed::PortTwice {
+                addr,
+                proto: w[0].proto,
+                port: w[0].port,
+            });
         }
     }
     Ok(())
@@ -165,16 +302,25 @@ fn finish_ports(addr: IpAddr, ports: &mut [PortResult]) -> Result<(), String> {
 struct Attrs(Vec<(String, String)>);
 
 impl Attrs {
-    fn of(e: &BytesStart) -> Result<Attrs, String> {
-        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    fn of(e: &BytesStart) -> Result<Attrs, Malformed> {
+        let name = || String::from_utf8_lossy(e.name().as_ref()).into_owned();
         let mut v = Vec::new();
         for a in e.attributes() {
-            let a = a.map_err(|err| format!("<{name}>: bad attribute: {err}"))?;
+            let a = a.map_err(|error| Malformed::Attribute {
+                elem: name(),
+                error,
+            })?;
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-            let value = a
-                .unescape_value()
-                .map_err(|err| format!("<{name}>: bad attribute {key}: {err}"))?
-                .into_owned();
+            let value = match a.unescape_value() {
+                Ok(v) => v.into_owned(),
+                Err(error) => {
+                    return Err(Malformed::AttributeValue {
+                        elem: name(),
+                        key,
+                        error,
+                    })
+                }
+            };
             v.push((key, value));
         }
         Ok(Attrs(v))
@@ -187,12 +333,14 @@ impl Attrs {
             .map(|(_, v)| v.as_str())
     }
 
-    fn get(&self, elem: &str, key: &str) -> Result<&str, String> {
-        self.opt(key)
-            .ok_or_else(|| format!("<{elem}> without {key}="))
+    fn get(&self, elem: &str, key: &str) -> Result<&str, Malformed> {
+        self.opt(key).ok_or_else(|| Malformed::NoAttribute {
+            elem: elem.to_owned(),
+            key: key.to_owned(),
+        })
     }
 
-    fn num<T: std::str::FromStr>(&self, elem: &str, key: &str) -> Result<T, String> {
+    fn num<T: std::str::FromStr>(&self, elem: &str, key: &str) -> Result<T, Malformed> {
         number(&format!("{elem}/@{key}"), self.get(elem, key)?)
     }
 }
@@ -238,21 +386,17 @@ struct XmlRead {
 }
 
 impl XmlRead {
-    fn host(&mut self, elem: &str) -> Result<&mut HostBuild, String> {
-        self.host
-            .as_mut()
-            .ok_or_else(|| format!("<{elem}> outside <host>"))
+    fn host(&mut self, elem: &str) -> Result<&mut HostBuild, Malformed> {
+        self.host.as_mut().ok_or_else(|| outside(elem, "host"))
     }
 
-    fn open(&mut self, name: &str, parent: Option<&str>, e: &BytesStart) -> Result<(), String> {
+    fn open(&mut self, name: &str, parent: Option<&str>, e: &BytesStart) -> Result<(), Malformed> {
         if parent.is_none() {
             if name != "nmaprun" || self.root_seen {
-                return Err(format!("not a {NAME} XML output (root element <{name}>)"));
+                return Err(Malformed::Root(name.to_owned()));
             }
             if !self.comment_seen {
-                return Err(format!(
-                    "not a {NAME} XML output (no \"{NAME} … scan initiated\" comment)"
-                ));
+                return Err(Malformed::NoComment);
             }
         }
         let a = Attrs::of(e)?;
@@ -264,7 +408,7 @@ impl XmlRead {
             }
             (Some("nmaprun"), "scaninfo") => {
                 let ty = a.get(name, "type")?;
-                let technique = technique(ty).ok_or_else(|| format!("unknown scan type {ty:?}"))?;
+                let technique = technique(ty).ok_or_else(|| unknown("scan type", ty))?;
                 self.scans.push(ScanInfo {
                     technique,
                     proto: proto(a.get(name, "protocol")?)?,
@@ -274,7 +418,7 @@ impl XmlRead {
             }
             (Some("nmaprun"), "verbose") => self.verbose = a.num(name, "level")?,
             (Some("nmaprun"), "host") => {
-                let time = |k: &str| -> Result<Option<SystemTime>, String> {
+                let time = |k: &str| -> Result<Option<SystemTime>, Malformed> {
                     a.opt(k).map(|_| unix_time(a.num(name, k)?)).transpose()
                 };
                 self.host = Some(HostBuild {
@@ -295,7 +439,7 @@ impl XmlRead {
                     up: match a.get(name, "state")? {
                         "up" => true,
                         "down" => false,
-                        s => return Err(format!("unknown host state {s:?}")),
+                        s => return Err(unknown("host state", s)),
                     },
                     reason: reason(a.get(name, "reason")?)?,
                     ttl: a.num(name, "reason_ttl")?,
@@ -306,14 +450,15 @@ impl XmlRead {
                 let h = self.host(name)?;
                 match a.get(name, "addrtype")? {
                     "ipv4" | "ipv6" => {
-                        let ip: IpAddr =
-                            addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
+                        let ip: IpAddr = addr
+                            .parse()
+                            .map_err(|_| Malformed::Address(addr.to_owned()))?;
                         if h.addr.replace(ip).is_some() {
-                            return Err(format!("host {ip}: two IP addresses"));
+                            return Err(Malformed::TwoAddresses(ip));
                         }
                     }
                     "mac" => h.mac = Some(mac(addr)?),
-                    t => return Err(format!("unknown address type {t:?}")),
+                    t => return Err(unknown("address type", t)),
                 }
             }
             (Some("hostnames"), "hostname") => {
@@ -331,17 +476,17 @@ impl XmlRead {
                 let pr = proto(a.get(name, "proto")?)?;
                 let list = port_list(a.get(name, "ports")?)?;
                 if list.len() != count {
-                    return Err(format!(
-                        "<extrareasons> count={count} but {} ports listed",
-                        list.len()
-                    ));
+                    return Err(Malformed::ExtraReasonsCount {
+                        count,
+                        listed: list.len(),
+                    });
                 }
                 let h = self.host(name)?;
                 if h.ports.len() + list.len() as usize > MAX_PORTS {
-                    return Err(format!("more than {MAX_PORTS} ports for one host"));
+                    return Err(Malformed::TooManyPorts);
                 }
                 let Some((st, _, seen)) = h.extra.as_mut() else {
-                    return Err("<extrareasons> outside <extraports>".into());
+                    return Err(outside(name, "extraports"));
                 };
                 *seen += count;
                 let st = *st;
@@ -359,7 +504,7 @@ impl XmlRead {
                 let id = a.num(name, "portid")?;
                 let h = self.host(name)?;
                 if h.ports.len() >= MAX_PORTS {
-                    return Err(format!("more than {MAX_PORTS} ports for one host"));
+                    return Err(Malformed::TooManyPorts);
                 }
                 h.port = Some((pr, id, None, None));
             }
@@ -370,13 +515,13 @@ impl XmlRead {
                     a.num(name, "reason_ttl")?,
                 );
                 let h = self.host(name)?;
-                let p = h.port.as_mut().ok_or("<state> outside <port>")?;
+                let p = h.port.as_mut().ok_or_else(|| outside(name, "port"))?;
                 p.2 = Some(v);
             }
             (Some("port"), "service") => {
                 let n = a.get(name, "name")?.to_owned();
                 let h = self.host(name)?;
-                let p = h.port.as_mut().ok_or("<service> outside <port>")?;
+                let p = h.port.as_mut().ok_or_else(|| outside(name, "port"))?;
                 p.3 = Some(n);
             }
             (Some("host"), "times") => {
@@ -389,7 +534,8 @@ impl XmlRead {
                 let e = a.get(name, "elapsed")?;
                 let secs: f64 = number("elapsed", e)?;
                 self.elapsed = Some(
-                    Duration::try_from_secs_f64(secs).map_err(|_| format!("bad elapsed {e:?}"))?,
+                    Duration::try_from_secs_f64(secs)
+                        .map_err(|_| Malformed::Elapsed(e.to_owned()))?,
                 );
             }
             (Some("runstats"), "hosts") => {
@@ -406,24 +552,21 @@ impl XmlRead {
         Ok(())
     }
 
-    fn close(&mut self, name: &str, parent: Option<&str>) -> Result<(), String> {
+    fn close(&mut self, name: &str, parent: Option<&str>) -> Result<(), Malformed> {
         match (parent, name) {
             (None, "nmaprun") => self.closed = true,
             (Some("ports"), "extraports") => {
                 let h = self.host(name)?;
                 if let Some((_, count, seen)) = h.extra.take() {
                     if count != seen {
-                        return Err(format!(
-                            "<extraports> count={count} but its reasons hold {seen} ports"
-                        ));
+                        return Err(Malformed::ExtraPortsCount { count, seen });
                     }
                 }
             }
             (Some("ports"), "port") => {
                 let h = self.host(name)?;
                 if let Some((proto, port, st, service)) = h.port.take() {
-                    let (state, reason, ttl) =
-                        st.ok_or_else(|| format!("port {port}: <port> without <state>"))?;
+                    let (state, reason, ttl) = st.ok_or(Malformed::NoPortState(port))?;
                     h.ports.push(PortResult {
                         proto,
                         port,
@@ -438,10 +581,8 @@ impl XmlRead {
                 let Some(h) = self.host.take() else {
                     return Ok(());
                 };
-                let addr = h.addr.ok_or("<host> without an IP address")?;
-                let status = h
-                    .status
-                    .ok_or_else(|| format!("host {addr}: no <status>"))?;
+                let addr = h.addr.ok_or(Malformed::NoAddress)?;
+                let status = h.status.ok_or(Malformed::NoStatus(addr))?;
                 let mut ports = h.ports;
                 finish_ports(addr, &mut ports)?;
                 let run_start = self.start.unwrap_or(UNIX_EPOCH);
@@ -470,8 +611,8 @@ impl XmlRead {
 }
 
 /// Read vigie's `-oX` output back.
-pub fn read_xml(bytes: &[u8]) -> Result<Report, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
+    let text = std::str::from_utf8(bytes).map_err(ReadError::NotUtf8)?;
     let mut r = quick_xml::Reader::from_str(text);
     let mut doc = XmlRead::default();
     let mut path: Vec<String> = Vec::new();
@@ -479,11 +620,11 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, String> {
         let at = r.buffer_position();
         let ev = r
             .read_event()
-            .map_err(|e| format!("bad XML near byte {at}: {e}"))?;
+            .map_err(|error| ReadError::XmlSyntax { at, error })?;
         let res = match ev {
             Event::Start(e) | Event::Empty(e) if doc.closed => {
                 let n = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                Err(format!("<{n}> after </nmaprun>"))
+                Err(Malformed::AfterRoot(n))
             }
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
@@ -508,23 +649,21 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, String> {
                 }
                 Ok(())
             }
-            Event::Text(t) if t.iter().any(|b| !b.is_ascii_whitespace()) => {
-                Err("unexpected text".into())
-            }
+            Event::Text(t) if t.iter().any(|b| !b.is_ascii_whitespace()) => Err(Malformed::Text),
             Event::Eof => break,
             _ => Ok(()),
         };
-        res.map_err(|e| format!("{e} (near byte {at})"))?;
+        res.map_err(|error| ReadError::Xml { at, error })?;
     }
     if !doc.root_seen {
-        return Err(format!("not a {NAME} XML output (no <nmaprun>)"));
+        return Err(ReadError::NoNmaprun);
     }
     if !doc.closed {
-        return Err("truncated XML (no </nmaprun>)".into());
+        return Err(ReadError::TruncatedXml);
     }
     let (Some(end), Some(elapsed), Some((up, down, total))) = (doc.end, doc.elapsed, doc.counts)
     else {
-        return Err("XML without <runstats> (truncated?)".into());
+        return Err(ReadError::NoRunstats);
     };
     Ok(Report {
         run: RunInfo {
@@ -544,71 +683,9 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, String> {
     })
 }
 
-// ---- JSON Lines ----
+// ---- JSON Lines (the line types are in crate::json) ----
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Line {
-    Run(RunLine),
-    Host(HostLine),
-    Stats(StatsLine),
-}
-
-#[derive(Deserialize)]
-struct RunLine {
-    scanner: String,
-    args: String,
-    start: i64,
-    verbose: u8,
-    scans: Vec<ScanLine>,
-}
-
-#[derive(Deserialize)]
-struct ScanLine {
-    technique: String,
-    proto: String,
-    count: u32,
-    ports: String,
-}
-
-#[derive(Deserialize)]
-struct HostLine {
-    addr: IpAddr,
-    hostname: Option<String>,
-    #[serde(default)]
-    mac: Option<String>,
-    status: String,
-    reason: String,
-    reason_ttl: u8,
-    latency_us: Option<u64>,
-    start: i64,
-    end: i64,
-    srtt_us: Option<u64>,
-    rttvar_us: Option<u64>,
-    timeout_us: Option<u64>,
-    ports: Vec<PortLine>,
-}
-
-#[derive(Deserialize)]
-struct PortLine {
-    proto: String,
-    port: u16,
-    state: String,
-    reason: String,
-    ttl: u8,
-    service: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StatsLine {
-    end: i64,
-    elapsed_us: u64,
-    hosts_up: u64,
-    hosts_down: u64,
-    hosts_total: u64,
-}
-
-fn host_from_line(h: HostLine) -> Result<HostReport, String> {
+fn host_from_line(h: HostLine) -> Result<HostReport, Malformed> {
     let mut ports = h
         .ports
         .into_iter()
@@ -619,20 +696,20 @@ fn host_from_line(h: HostLine) -> Result<HostReport, String> {
                 state: state(&p.state)?,
                 reason: reason(&p.reason)?,
                 ttl: p.ttl,
-                service: p.service,
+                service: p.service.map(Cow::into_owned),
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, Malformed>>()?;
     finish_ports(h.addr, &mut ports)?;
     Ok(HostReport {
         addr: h.addr,
-        hostname: h.hostname,
+        hostname: h.hostname.map(Cow::into_owned),
         mac: h.mac.as_deref().map(mac).transpose()?,
         status: HostStatus {
-            up: match h.status.as_str() {
+            up: match &*h.status {
                 "up" => true,
                 "down" => false,
-                s => return Err(format!("unknown host status {s:?}")),
+                s => return Err(unknown("host status", s)),
             },
             reason: reason(&h.reason)?,
             ttl: h.reason_ttl,
@@ -648,8 +725,8 @@ fn host_from_line(h: HostLine) -> Result<HostReport, String> {
 }
 
 /// Read vigie's `-oJ` output back.
-pub fn read_json_lines(bytes: &[u8]) -> Result<Report, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+pub fn read_json_lines(bytes: &[u8]) -> Result<Report, ReadError> {
+    let text = std::str::from_utf8(bytes).map_err(ReadError::NotUtf8)?;
     let mut run: Option<RunInfo> = None;
     let mut hosts = Vec::new();
     let mut stats: Option<RunStats> = None;
@@ -657,14 +734,20 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let at = |e: String| format!("line {}: {e}", n + 1);
-        let v: Line = serde_json::from_str(line)
-            .map_err(|e| at(format!("not a {NAME} JSON Lines record: {e}")))?;
+        let line_no = n + 1;
+        let at = |error: Malformed| ReadError::Json {
+            line: line_no,
+            error,
+        };
+        let v: Line = serde_json::from_str(line).map_err(|error| ReadError::JsonRecord {
+            line: line_no,
+            error,
+        })?;
         match (v, &run, &stats) {
-            (_, _, Some(_)) => return Err(at("record after the stats line".into())),
+            (_, _, Some(_)) => return Err(at(Malformed::AfterStats)),
             (Line::Run(r), None, None) => {
                 if r.scanner != NAME {
-                    return Err(at(format!("written by {:?}, not {NAME}", r.scanner)));
+                    return Err(at(Malformed::Scanner(r.scanner.into_owned())));
                 }
                 let scans = r
                     .scans
@@ -672,35 +755,30 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, String> {
                     .map(|s| {
                         let ports = port_list(&s.ports)?;
                         if ports.len() != s.count {
-                            return Err(format!(
-                                "scan count {} but {} ports listed",
-                                s.count,
-                                ports.len()
-                            ));
+                            return Err(Malformed::ScanCount {
+                                count: s.count,
+                                listed: ports.len(),
+                            });
                         }
                         Ok(ScanInfo {
                             technique: technique(&s.technique)
-                                .ok_or_else(|| format!("unknown technique {:?}", s.technique))?,
+                                .ok_or_else(|| unknown("technique", &s.technique))?,
                             proto: proto(&s.proto)?,
                             ports,
                             scanflags: None,
                         })
                     })
-                    .collect::<Result<Vec<_>, String>>()
+                    .collect::<Result<Vec<_>, Malformed>>()
                     .map_err(at)?;
                 run = Some(RunInfo {
-                    args: r.args,
+                    args: r.args.into_owned(),
                     start: unix_time(r.start).map_err(at)?,
                     scans,
                     verbose: r.verbose,
                 });
             }
-            (Line::Run(_), Some(_), _) => return Err(at("a second run line".into())),
-            (_, None, _) => {
-                return Err(at(format!(
-                    "not a {NAME} JSON Lines output (no run line first)"
-                )))
-            }
+            (Line::Run(_), Some(_), _) => return Err(at(Malformed::SecondRun)),
+            (_, None, _) => return Err(at(Malformed::NoRunFirst)),
             (Line::Host(h), Some(_), None) => hosts.push(host_from_line(h).map_err(at)?),
             (Line::Stats(s), Some(_), None) => {
                 stats = Some(RunStats {
@@ -713,8 +791,8 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, String> {
             }
         }
     }
-    let run = run.ok_or(format!("not a {NAME} JSON Lines output (no run line)"))?;
-    let stats = stats.ok_or("truncated JSON Lines (no stats line)")?;
+    let run = run.ok_or(ReadError::NoRunLine)?;
+    let stats = stats.ok_or(ReadError::TruncatedJson)?;
     Ok(Report { run, hosts, stats })
 }
 
@@ -826,7 +904,7 @@ mod tests {
     #[test]
     fn json_lines_read_back_exactly() {
         let r = sample();
-        let text = render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner();
+        let text = render(JsonLinesWriter::new(Vec::new()), &r).into_inner();
         assert_eq!(sniff(&text), Some(Format::JsonLines));
         assert_eq!(read_report(&text).unwrap(), (Format::JsonLines, r));
     }
@@ -835,13 +913,11 @@ mod tests {
     fn refuses_what_vigie_did_not_write() {
         let r = sample();
         let xml = String::from_utf8(xml_of(&r, Options::default())).unwrap();
-        let json = String::from_utf8(
-            render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner(),
-        )
-        .unwrap();
+        let json =
+            String::from_utf8(render(JsonLinesWriter::new(Vec::new()), &r).into_inner()).unwrap();
         let err = |t: &str| match read_report(t.as_bytes()) {
             Ok(_) => panic!("accepted:\n{t}"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         };
         assert_eq!(err(""), "empty file");
         assert_eq!(
@@ -871,7 +947,7 @@ mod tests {
             "{}",
             err(&twice)
         );
-        let json_err = |t: &str| read_json_lines(t.as_bytes()).unwrap_err();
+        let json_err = |t: &str| read_json_lines(t.as_bytes()).unwrap_err().to_string();
         let no_stats: String = json.lines().take(3).map(|l| format!("{l}\n")).collect();
         assert_eq!(json_err(&no_stats), "truncated JSON Lines (no stats line)");
         let no_run: String = json.lines().skip(1).map(|l| format!("{l}\n")).collect();
@@ -884,6 +960,15 @@ mod tests {
             json_err("{\"type\":\"other\"}\n").starts_with("line 1: not a vigie JSON Lines record")
         );
         assert!(json_err(&format!("{json}{json}")).contains("after the stats line"));
+        // what the parsers quote from a damaged input stays on one line
+        assert_eq!(
+            json_err("{\"type\":\"a\\nb\"}\n").lines().count(),
+            1,
+            "{}",
+            json_err("{\"type\":\"a\\nb\"}\n")
+        );
+        let damaged = err(&xml.replacen("</port>", "</po\nrt>", 1));
+        assert!(damaged.contains("po\\nrt"), "{damaged}");
     }
 
     #[test]
@@ -898,7 +983,7 @@ mod tests {
         for h in &mut small.hosts {
             h.ports.truncate(40);
         }
-        let json = render(JsonLinesWriter::new(Vec::new(), opts), &small).into_inner();
+        let json = render(JsonLinesWriter::new(Vec::new()), &small).into_inner();
         for doc in [xml, json] {
             // the last byte is the final newline: without it the document is whole
             for cut in 0..doc.len() - 1 {
@@ -915,7 +1000,7 @@ mod tests {
     fn doc_bytes() -> impl Strategy<Value = Vec<u8>> {
         let r = sample();
         let xml = xml_of(&r, Options::default());
-        let json = render(JsonLinesWriter::new(Vec::new(), Options::default()), &r).into_inner();
+        let json = render(JsonLinesWriter::new(Vec::new()), &r).into_inner();
         (
             prop_oneof![Just(xml), Just(json)],
             proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
@@ -934,14 +1019,19 @@ mod tests {
 
         #[test]
         fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = read_report(&bytes);
+            if let Err(e) = read_report(&bytes) {
+                prop_assert!(!e.to_string().contains('\n'), "{e}");
+            }
             let _ = read_xml(&bytes);
             let _ = read_json_lines(&bytes);
         }
 
         #[test]
         fn never_panics_on_damaged_documents(doc in doc_bytes()) {
-            let _ = read_report(&doc);
+            // and every refusal is one line, as the CLI prints it
+            if let Err(e) = read_report(&doc) {
+                prop_assert!(!e.to_string().contains('\n'), "{e}");
+            }
         }
 
         #[test]

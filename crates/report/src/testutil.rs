@@ -8,12 +8,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
 
+use crate::{ctime, minute_stamp, second_stamp};
 use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo};
 
 pub const T0: u64 = 1_795_237_086; // Sat Nov 21 04:58:06 2026 UTC
 
 pub fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// An expected output written for a machine in UTC (T0 as nmap printed it
+/// there), with T0 as the writers print it in this machine's zone.
+pub fn in_local_zone(text: &str) -> String {
+    let t = at(T0);
+    text.replace("Sat Nov 21 04:58:06 2026", &ctime(t))
+        .replace("2026-11-21 04:58:06 UTC", &second_stamp(t))
+        .replace("2026-11-21 04:58 UTC", &minute_stamp(t))
 }
 
 pub fn run_info(verbose: u8) -> RunInfo {

@@ -358,9 +358,11 @@ def case_loss():
 def memory_check(jsonl):
     """Stream the /15 scan's JSON Lines: 198.19.0.0/16 less 198.19.254.0/23
     answers like 198.18.0.2 without its DROP rule (the listeners take every
-    local address: OPEN open, the rest closed), 198.18.0.2 is exact, the rest
-    (sink, drop and unrouted ranges) filtered. Returns (hosts, wrong ports,
-    the first few of them)."""
+    local address: OPEN open, the rest closed), 198.18.0.2 is exact, the
+    other addresses of the on-link 198.18.0.0/24 never answer ARP (down, no
+    ports: -Pn still resolves neighbours on the segment), the rest (sink,
+    drop and unrouted ranges) filtered. Returns (hosts, wrong ports, the
+    first few of them)."""
     hosts, wrong, errors = 0, 0, []
     with open(jsonl) as f:
         for line in f:
@@ -370,6 +372,12 @@ def memory_check(jsonl):
             hosts += 1
             a = v["addr"]
             o = [int(x) for x in a.split(".")]
+            if o[1] == 18 and o[2] == 0 and a not in (TARGET, "198.18.0.1"):
+                if v["status"] != "down" or v["ports"]:
+                    wrong += max(1, len(v["ports"]))
+                    if len(errors) < 20:
+                        errors.append(f"{a} {v['status']} with {len(v['ports'])} ports (want down)")
+                continue
             for p in v["ports"]:
                 port, st = p["port"], p["state"]
                 if a == TARGET:

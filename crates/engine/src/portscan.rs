@@ -432,7 +432,7 @@ pub fn run(
         range.end - range.start,
     );
     let meter = Meter::on(&env.progress);
-    let mut record = PortRecord::new(plan);
+    let record = PortRecord::new(plan);
     let cfg = DriveConfig {
         batch: if plan.technique == Technique::Udp {
             UDP_BATCH
@@ -446,43 +446,57 @@ pub fn run(
     };
     if plan.technique == Technique::Udp {
         let prober = Arc::new(UdpProber::new(plan, src));
-        let mut sched = udp_schedule(plan);
         let mut wire = wire(plan, env, Arc::clone(&prober))?;
-        let mut news = |v: u64| {
-            if let Some((a, p)) = prober.scope.probe(v) {
-                on_open(a, p);
-            }
-        };
-        let driven = driver::drive(
-            &cfg,
-            &*prober,
-            &mut sched,
-            &mut wire,
-            &mut record,
-            &meter,
-            &mut news,
-        )?;
-        Ok(outcome(record, &sched, driven))
+        let sched = udp_schedule(plan);
+        scan_with(&cfg, &*prober, sched, &mut wire, record, &meter, on_open)
     } else {
         let prober = Arc::new(TcpProber::new(plan, src));
-        let mut sched = tcp_schedule(plan, Instant::now());
         let mut wire = wire(plan, env, Arc::clone(&prober))?;
-        let mut news = |v: u64| {
-            if let Some((a, p)) = prober.scope.probe(v) {
-                on_open(a, p);
-            }
-        };
-        let driven = driver::drive(
-            &cfg,
-            &*prober,
-            &mut sched,
-            &mut wire,
-            &mut record,
-            &meter,
-            &mut news,
-        )?;
-        Ok(outcome(record, &sched, driven))
+        let sched = tcp_schedule(plan, Instant::now());
+        scan_with(&cfg, &*prober, sched, &mut wire, record, &meter, on_open)
     }
+}
+
+/// A prober of (host, port) probes.
+pub(crate) trait PortProber: Prober {
+    fn probe(&self, value: u64) -> Option<(IpAddr, u16)>;
+}
+
+impl PortProber for TcpProber {
+    fn probe(&self, value: u64) -> Option<(IpAddr, u16)> {
+        self.scope.probe(value)
+    }
+}
+
+impl PortProber for UdpProber {
+    fn probe(&self, value: u64) -> Option<(IpAddr, u16)> {
+        self.scope.probe(value)
+    }
+}
+
+/// Drive one port scan over `wire` and hand back its outcome.
+pub(crate) fn scan_with<P, S, W>(
+    cfg: &DriveConfig,
+    prober: &P,
+    mut sched: S,
+    wire: &mut W,
+    mut record: PortRecord,
+    meter: &Meter,
+    on_open: &mut dyn FnMut(IpAddr, u16),
+) -> Result<Outcome, EngineError>
+where
+    P: PortProber,
+    S: Schedule<Reply = P::SchedReply>,
+    W: driver::Wire<P::Reply>,
+    PortRecord: Record<P::Reply>,
+{
+    let mut news = |v: u64| {
+        if let Some((a, p)) = prober.probe(v) {
+            on_open(a, p);
+        }
+    };
+    let driven = driver::drive(cfg, prober, &mut sched, wire, &mut record, meter, &mut news)?;
+    Ok(outcome(record, &sched, driven))
 }
 
 /// The raw TCP schedule of a plan: its shard (less what a resume file

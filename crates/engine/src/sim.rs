@@ -20,9 +20,9 @@ use vigie_wire::tcp::TcpFlags;
 use vigie_wire::template::TcpTemplate;
 use vigie_wire::{checksum, ip_proto};
 
-use crate::driver::{drive, Clock, DriveConfig, Driven, Inline};
+use crate::driver::{Clock, DriveConfig, Driven, Inline};
 use crate::plan::{Plan, Timing};
-use crate::portscan::{tcp_schedule, udp_schedule, PortRecord, TcpProber, UdpProber};
+use crate::portscan::{scan_with, tcp_schedule, udp_schedule, PortRecord, TcpProber, UdpProber};
 use crate::progress::{Board, Meter, Progress};
 use crate::{Results, Stop};
 
@@ -346,47 +346,48 @@ fn run(plan: &Plan, sim: &Sim, stop: &Stop) -> (Results, Driven) {
         stop: stop.clone(),
         ident: 1,
     };
-    let mut record = PortRecord::new(plan);
-    let driven = if plan.technique == Technique::Udp {
+    let record = PortRecord::new(plan);
+    let outcome = if plan.technique == Technique::Udp {
         let prober = Arc::new(UdpProber::new(plan, src));
-        let mut sched = udp_schedule(plan);
-        let mut wire = Inline {
-            tx: sim.clone(),
-            rx: sim.clone(),
-            clock: sim.clone(),
-            prober: Arc::clone(&prober),
-        };
-        drive(
+        let mut wire = inline(sim, &prober);
+        scan_with(
             &cfg,
             &*prober,
-            &mut sched,
+            udp_schedule(plan),
             &mut wire,
-            &mut record,
+            record,
             &meter,
-            &mut |_| {},
+            &mut |_, _| {},
         )
-        .unwrap()
     } else {
         let prober = Arc::new(TcpProber::new(plan, src));
-        let mut sched = tcp_schedule(plan, sim.now());
-        let mut wire = Inline {
-            tx: sim.clone(),
-            rx: sim.clone(),
-            clock: sim.clone(),
-            prober: Arc::clone(&prober),
-        };
-        drive(
+        let mut wire = inline(sim, &prober);
+        let sched = tcp_schedule(plan, sim.now());
+        scan_with(
             &cfg,
             &*prober,
-            &mut sched,
+            sched,
             &mut wire,
-            &mut record,
+            record,
             &meter,
-            &mut |_| {},
+            &mut |_, _| {},
         )
-        .unwrap()
     };
-    (record.results, driven)
+    let outcome = outcome.unwrap();
+    let driven = Driven {
+        interrupted: outcome.results.resume_at().is_some(),
+        resume_at: outcome.results.resume_at(),
+    };
+    (outcome.results, driven)
+}
+
+fn inline<P>(sim: &Sim, prober: &Arc<P>) -> Inline<Sim, Sim, Sim, P> {
+    Inline {
+        tx: sim.clone(),
+        rx: sim.clone(),
+        clock: sim.clone(),
+        prober: Arc::clone(prober),
+    }
 }
 
 fn states(plan: &Plan, r: &Results) -> HashMap<u16, (PortState, Reason)> {

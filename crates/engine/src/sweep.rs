@@ -306,12 +306,29 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet, env: &Env) -> Result<Sweep, Eng
         Box::new(receiver),
         Arc::clone(&prober),
     )?;
-    let mut sched = SweepSchedule::new(
+    let sched = SweepSchedule::new(
         Permutation::new(total, plan.seed ^ 0xd15c_0e7e),
         hosts,
         nprobes,
         plan.timing.tracker_config(),
     );
+    sweep_with(plan, env, &*prober, sched, &mut wire, targets, nprobes)
+}
+
+/// Drive one sweep and collect its live hosts.
+fn sweep_with<P, W>(
+    plan: &PingPlan,
+    env: &Env,
+    prober: &P,
+    mut sched: SweepSchedule,
+    wire: &mut W,
+    targets: Arc<TargetSet>,
+    nprobes: u64,
+) -> Result<Sweep, EngineError>
+where
+    P: Prober<Reply = HostUp, SchedReply = ()>,
+    W: driver::Wire<HostUp>,
+{
     let mut record = HostRecord {
         targets,
         nprobes,
@@ -320,9 +337,9 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet, env: &Env) -> Result<Sweep, Eng
     let meter = Meter::on(&env.progress);
     let driven = driver::drive(
         &drive_cfg(plan, env),
-        &*prober,
+        prober,
         &mut sched,
-        &mut wire,
+        wire,
         &mut record,
         &meter,
         &mut |_| {},
@@ -407,28 +424,13 @@ pub fn link_sweep(plan: &PingPlan, group: &OnLink, env: &Env) -> Result<Sweep, E
         clock: RealClock,
         prober: Arc::clone(&prober),
     };
-    let mut sched = SweepSchedule::new(
+    let sched = SweepSchedule::new(
         Permutation::new(hosts, plan.seed ^ 0xa4b0),
         hosts,
         1,
         plan.timing.tracker_config(),
     );
-    let mut record = HostRecord {
-        targets,
-        nprobes: 1,
-        up: HashMap::new(),
-    };
-    let meter = Meter::on(&env.progress);
-    let driven = driver::drive(
-        &drive_cfg(plan, env),
-        &*prober,
-        &mut sched,
-        &mut wire,
-        &mut record,
-        &meter,
-        &mut |_| {},
-    )?;
-    let mut sweep = finish(&sched, record, driven);
+    let mut sweep = sweep_with(plan, env, &*prober, sched, &mut wire, targets, 1)?;
     sweep.iface = sweep.up.keys().map(|a| (*a, group.iface.index)).collect();
     Ok(sweep)
 }

@@ -71,6 +71,52 @@ pub trait Schedule {
     }
 }
 
+/// The methods every tracker-based schedule delegates to its `tracker`.
+macro_rules! tracker_schedule {
+    () => {
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.tracker.poll_timeout()
+        }
+
+        fn handle_timeout(&mut self, now: Instant) {
+            self.tracker.handle_timeout(now);
+        }
+
+        fn poll_event(&mut self) -> Option<u64> {
+            match self.tracker.poll_event()? {
+                Event::NoResponse { value } => Some(value),
+            }
+        }
+
+        fn is_done(&self) -> bool {
+            self.tracker.is_done()
+        }
+
+        fn timeout(&self) -> Duration {
+            self.tracker.stats().timeout
+        }
+
+        fn progress(&self) -> (u64, u64) {
+            let st = self.tracker.stats();
+            (st.done, st.sent)
+        }
+
+        fn resume_at(&self) -> u64 {
+            self.tracker.low_watermark()
+        }
+
+        fn sent(&self) -> (u64, u64) {
+            let st = self.tracker.stats();
+            (st.sent, st.retransmitted)
+        }
+
+        fn rtt(&self) -> (Option<Duration>, Option<Duration>) {
+            let st = self.tracker.stats();
+            (st.srtt, st.rttvar)
+        }
+    };
+}
+
 /// Raw TCP port scans: the retry [`Tracker`] plus the adaptive rate.
 #[derive(Debug)]
 pub struct TcpSchedule {
@@ -102,6 +148,8 @@ impl TcpSchedule {
 }
 
 impl Schedule for TcpSchedule {
+    tracker_schedule!();
+
     type Reply = ();
 
     fn poll_transmit(&mut self, now: Instant) -> Option<u64> {
@@ -110,37 +158,6 @@ impl Schedule for TcpSchedule {
 
     fn handle_reply(&mut self, now: Instant, value: u64, _: ()) -> bool {
         self.tracker.handle_reply(now, value)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.tracker.poll_timeout()
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.tracker.handle_timeout(now);
-    }
-
-    fn poll_event(&mut self) -> Option<u64> {
-        match self.tracker.poll_event()? {
-            Event::NoResponse { value } => Some(value),
-        }
-    }
-
-    fn is_done(&self) -> bool {
-        self.tracker.is_done()
-    }
-
-    fn timeout(&self) -> Duration {
-        self.tracker.stats().timeout
-    }
-
-    fn progress(&self) -> (u64, u64) {
-        let st = self.tracker.stats();
-        (st.done, st.sent)
-    }
-
-    fn resume_at(&self) -> u64 {
-        self.tracker.low_watermark()
     }
 
     fn on_sent(&mut self, now: Instant, n: usize) {
@@ -159,16 +176,6 @@ impl Schedule for TcpSchedule {
             }
         }
         self.changed.take()
-    }
-
-    fn sent(&self) -> (u64, u64) {
-        let st = self.tracker.stats();
-        (st.sent, st.retransmitted)
-    }
-
-    fn rtt(&self) -> (Option<Duration>, Option<Duration>) {
-        let st = self.tracker.stats();
-        (st.srtt, st.rttvar)
     }
 
     fn rate_report(&self) -> Option<RateReport> {
@@ -211,6 +218,8 @@ impl SweepSchedule {
 }
 
 impl Schedule for SweepSchedule {
+    tracker_schedule!();
+
     type Reply = ();
 
     fn poll_transmit(&mut self, now: Instant) -> Option<u64> {
@@ -235,47 +244,6 @@ impl Schedule for SweepSchedule {
         *w |= bit;
         self.found += 1;
         true
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.tracker.poll_timeout()
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.tracker.handle_timeout(now);
-    }
-
-    fn poll_event(&mut self) -> Option<u64> {
-        match self.tracker.poll_event()? {
-            Event::NoResponse { value } => Some(value),
-        }
-    }
-
-    fn is_done(&self) -> bool {
-        self.tracker.is_done()
-    }
-
-    fn timeout(&self) -> Duration {
-        self.tracker.stats().timeout
-    }
-
-    fn progress(&self) -> (u64, u64) {
-        let st = self.tracker.stats();
-        (st.done, st.sent)
-    }
-
-    fn resume_at(&self) -> u64 {
-        self.tracker.low_watermark()
-    }
-
-    fn sent(&self) -> (u64, u64) {
-        let st = self.tracker.stats();
-        (st.sent, st.retransmitted)
-    }
-
-    fn rtt(&self) -> (Option<Duration>, Option<Duration>) {
-        let st = self.tracker.stats();
-        (st.srtt, st.rttvar)
     }
 }
 

@@ -112,7 +112,7 @@ pub struct TcpProber {
 }
 
 impl TcpProber {
-    pub(crate) fn new(plan: &Plan, src: [Option<IpAddr>; 2]) -> TcpProber {
+    pub fn new(plan: &Plan, src: [Option<IpAddr>; 2]) -> TcpProber {
         let flags = plan.probe_flags();
         let mss = flags.contains(TcpFlags::SYN).then_some(PROBE_MSS);
         let t = |s: Option<IpAddr>| {
@@ -202,7 +202,7 @@ pub struct UdpProber {
 }
 
 impl UdpProber {
-    pub(crate) fn new(plan: &Plan, src: [Option<IpAddr>; 2]) -> UdpProber {
+    pub fn new(plan: &Plan, src: [Option<IpAddr>; 2]) -> UdpProber {
         let t = |s: Option<IpAddr>| s.map(|s| UdpTemplate::new(s, PROBE_TTL));
         UdpProber {
             scope: Scope::of(plan),

@@ -652,19 +652,24 @@ impl Lab {
     }
 }
 
+/// Delete the namespaces a lab created (on drop, also after a panic).
+pub(crate) fn delete_namespaces(created: &[String]) {
+    for ns in created {
+        if netns_exists(ns) {
+            if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
+                eprintln!("vigie-lab: could not delete namespace {ns}: {e:#}");
+            }
+        }
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         for handle in self.acceptors.drain(..) {
             let _ = handle.join();
         }
-        for ns in &self.created {
-            if netns_exists(ns) {
-                if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
-                    eprintln!("vigie-lab: could not delete namespace {ns}: {e:#}");
-                }
-            }
-        }
+        delete_namespaces(&self.created);
     }
 }
 

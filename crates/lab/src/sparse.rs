@@ -17,7 +17,7 @@ use std::thread::{self, JoinHandle};
 use anyhow::Context;
 
 use super::{
-    accept_loop, in_netns, listen, netns_exists, remove_stale, require_root, run, run_with_input,
+    accept_loop, delete_namespaces, in_netns, listen, remove_stale, require_root, run_with_input,
     SCANNER_IF, SCANNER_V4, TARGET_IF,
 };
 
@@ -211,13 +211,7 @@ impl Drop for SparseLab {
         for t in self.acceptors.drain(..) {
             let _ = t.join();
         }
-        for ns in &self.created {
-            if netns_exists(ns) {
-                if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
-                    eprintln!("vigie-lab: could not delete namespace {ns}: {e:#}");
-                }
-            }
-        }
+        delete_namespaces(&self.created);
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context;
 
 use super::{
-    in_netns, netns_exists, remove_stale, require_root, run, run_with_input, SCANNER_IF,
+    delete_namespaces, in_netns, remove_stale, require_root, run_with_input, SCANNER_IF,
     SCANNER_V4, SCANNER_V6, TARGET_IF, TARGET_V4, TARGET_V6,
 };
 
@@ -274,13 +274,7 @@ impl SweepLab {
 impl Drop for SweepLab {
     fn drop(&mut self) {
         self._listener = None;
-        for ns in &self.created {
-            if netns_exists(ns) {
-                if let Err(e) = run(Command::new("ip").args(["netns", "del", ns])) {
-                    eprintln!("vigie-lab: could not delete namespace {ns}: {e:#}");
-                }
-            }
-        }
+        delete_namespaces(&self.created);
     }
 }
 

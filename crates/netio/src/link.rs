@@ -184,14 +184,12 @@ impl LinkSocket {
     pub fn open(ifindex: u32, ethertype: u16) -> io::Result<LinkSocket> {
         let ifindex = i32::try_from(ifindex)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface index"))?;
+        // Protocol 0 here, the EtherType at bind: a socket opened with a
+        // protocol is hooked to every interface at once, and binding it then
+        // re-hooks it, which waits for an RCU grace period (tens of ms).
         // SAFETY: plain socket(2) call; the result is checked.
-        let raw = cvt(unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(ethertype.to_be()),
-            )
-        })?;
+        let raw =
+            cvt(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
         // SAFETY: `raw` is a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         setsockopt(

@@ -216,6 +216,10 @@ impl NextHops {
     }
 
     pub fn mac_for(&self, dst: IpAddr) -> Option<[u8; 6]> {
+        if self.neighbours.is_empty() {
+            // One next hop for everything: no lookup per packet.
+            return self.default;
+        }
         self.neighbours.get(&dst).copied().or(self.default)
     }
 }

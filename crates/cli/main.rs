@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use vigie_engine::session::{self, Session, SessionError};
-use vigie_engine::{EngineError, Env, Stop, Timing};
+use vigie_engine::{Env, Stop, Timing};
 use vigie_report::{
     GrepWriter, JsonLinesWriter, NormalWriter, RunInfo, RunStats, ScanInfo, Sink, Tee, XmlWriter,
 };
@@ -137,11 +137,7 @@ fn run() -> Result<ExitCode, Fail> {
         }),
         raw_ok,
     })
-    .map_err(|e| match e {
-        EngineError::Config(m) => usage(m),
-        e @ EngineError::TooLarge(_) => usage(e.to_string()),
-        e => Fail::Runtime(e.to_string()),
-    })?;
+    .map_err(|e| session_fail(SessionError::from(e)))?;
 
     let mut sinks = open_sinks(&opts)?;
     let report_on_stdout = [
@@ -194,12 +190,7 @@ fn run() -> Result<ExitCode, Fail> {
         stream_udp: !report_on_stdout,
         names: HashMap::new(),
     };
-    let summary = match session.run(&mut sink, &env) {
-        Ok(s) => s,
-        Err(SessionError::Sink(f)) => return Err(f),
-        Err(SessionError::Config(m)) => return Err(usage(m)),
-        Err(SessionError::Engine(e)) => return Err(Fail::Runtime(e.to_string())),
-    };
+    let summary = session.run(&mut sink, &env).map_err(session_fail)?;
     display.finish();
     let stats = RunStats {
         end: SystemTime::now(),
@@ -285,6 +276,16 @@ fn scan_types(opts: &args::Options, raw_ok: bool) -> Result<Vec<Technique>, Fail
         scans.push(Technique::Udp);
     }
     Ok(scans)
+}
+
+/// A session's failure as the exit code says: bad configuration 2, the
+/// system 1; an output error is already one.
+fn session_fail(e: SessionError<Fail>) -> Fail {
+    match e {
+        SessionError::Config(m) => usage(m),
+        SessionError::Engine(e) => Fail::Runtime(e.to_string()),
+        SessionError::Sink(f) => f,
+    }
 }
 
 /// Host discovery as the flags ask: `None` with `-Pn`. The `-P*` probes

@@ -49,8 +49,10 @@ pub trait Prober: Send + Sync + 'static {
     type SchedReply: Copy;
 
     /// Write the probe for id `value` into `batch` (`ident`: the IPv4 ID
-    /// to use). False when nothing applies to it (no route for its family).
-    fn stamp(&self, value: u64, ident: u16, batch: &mut TxBatch) -> bool;
+    /// to use; `scratch`: the loop's reusable buffer, for probes whose
+    /// variable part is built first, e.g. UDP payloads). False when nothing
+    /// applies to it (no route for its family).
+    fn stamp(&self, value: u64, ident: u16, scratch: &mut Vec<u8>, batch: &mut TxBatch) -> bool;
 
     /// Validate and read one received packet (IP packet or Ethernet frame,
     /// as the receiver delivers): the probe id it answers and what it says.
@@ -189,6 +191,7 @@ where
 {
     let batch_size = cfg.batch.max(1);
     let mut batch = TxBatch::new(batch_size);
+    let mut scratch = Vec::with_capacity(256);
     let mut replies: Vec<(u64, P::Reply)> = Vec::new();
     let mut pacer = Pacer::new(cfg.rate, batch_size, wire.now());
     let mut ident = cfg.ident;
@@ -235,7 +238,7 @@ where
             let Some(value) = sched.poll_transmit(now) else {
                 break;
             };
-            if prober.stamp(value, ident, &mut batch) {
+            if prober.stamp(value, ident, &mut scratch, &mut batch) {
                 ident = ident.wrapping_add(1);
             }
         }

@@ -130,7 +130,7 @@ impl Prober for TcpProber {
     type Reply = Cell;
     type SchedReply = ();
 
-    fn stamp(&self, value: u64, ident: u16, batch: &mut TxBatch) -> bool {
+    fn stamp(&self, value: u64, ident: u16, _: &mut Vec<u8>, batch: &mut TxBatch) -> bool {
         let Some((dst, port)) = self.scope.probe(value) else {
             return false;
         };
@@ -222,7 +222,7 @@ impl Prober for UdpProber {
     type Reply = UdpVerdict;
     type SchedReply = ReplyKind;
 
-    fn stamp(&self, value: u64, ident: u16, batch: &mut TxBatch) -> bool {
+    fn stamp(&self, value: u64, ident: u16, payload: &mut Vec<u8>, batch: &mut TxBatch) -> bool {
         let Some((dst, port)) = self.scope.probe(value) else {
             return false;
         };
@@ -230,11 +230,10 @@ impl Prober for UdpProber {
             return false;
         };
         let keys = &self.scope.keys;
-        let mut payload = Vec::with_capacity(64);
-        payloads::payload(port, keys.dns_txid(dst, port), &mut payload);
+        payloads::payload(port, keys.dns_txid(dst, port), payload);
         let sport = keys.udp_src_port(dst, port);
         batch.push_with(dst, |buf| {
-            template.stamp(buf, dst, sport, port, ident, &payload)
+            template.stamp(buf, dst, sport, port, ident, payload)
         });
         true
     }
@@ -321,23 +320,16 @@ impl PortRecord {
     }
 }
 
-fn record_cell(results: &mut Results, value: u64, cell: Cell) -> bool {
-    results.record_reply(value, cell) && cell.state() == Some(PortState::Open)
-}
-
-impl Record<Cell> for PortRecord {
-    fn reply(&mut self, value: u64, cell: Cell) -> bool {
-        record_cell(&mut self.results, value, cell)
-    }
-
-    fn silence(&mut self, value: u64) {
-        self.results.record_silence(value, self.silence);
+impl From<UdpVerdict> for Cell {
+    fn from(v: UdpVerdict) -> Cell {
+        v.cell
     }
 }
 
-impl Record<UdpVerdict> for PortRecord {
-    fn reply(&mut self, value: u64, v: UdpVerdict) -> bool {
-        record_cell(&mut self.results, value, v.cell)
+impl<R: Into<Cell>> Record<R> for PortRecord {
+    fn reply(&mut self, value: u64, reply: R) -> bool {
+        let cell = reply.into();
+        self.results.record_reply(value, cell) && cell.state() == Some(PortState::Open)
     }
 
     fn silence(&mut self, value: u64) {

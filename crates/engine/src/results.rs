@@ -51,6 +51,7 @@ pub struct Results {
 
 impl Results {
     pub fn new(total: u64, nports: u64) -> Results {
+        debug_assert!(total <= DENSE_LIMIT, "plans are cut into blocks first");
         Results {
             nports: nports.max(1),
             cells: vec![Cell::EMPTY; total.min(DENSE_LIMIT) as usize],

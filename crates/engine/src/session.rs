@@ -499,35 +499,45 @@ impl Session {
             absorb(&mut found, s);
         } else {
             // nmap's unprivileged ping: a connect to 80 and 443; refused
-            // counts as alive too.
+            // counts as alive too. In host blocks, as the port scans run.
             let ports = PortList::from_ports(&[80, 443]);
-            let plan = Plan::new(
-                Technique::Connect,
-                remote,
-                ports,
-                cfg.seed,
-                cfg.timing.clone(),
-            )?;
-            let outcome = crate::connect::run(&plan, env)?;
-            found.srtt = outcome.srtt;
-            for h in 0..plan.targets.len() as u64 {
-                let Some(a) = plan.targets.get(h) else {
-                    continue;
-                };
-                if let Some(c) = outcome
-                    .results
-                    .host(h)
-                    .iter()
-                    .find(|c| !c.is_empty() && !c.is_silence())
-                {
-                    found.status.insert(
-                        a,
-                        HostStatus {
-                            up: true,
-                            reason: c.reason().unwrap_or(Reason::SynAck),
-                            ttl: 0,
-                        },
-                    );
+            let hosts = blocks::hosts_per_block(
+                self.cfg.block_probes.clamp(1, blocks::MAX_BLOCK_PROBES),
+                2,
+            );
+            for b in 0..blocks::block_count(remote.len(), hosts) {
+                if env.stop.requested() {
+                    break;
+                }
+                let block = blocks::slice(&remote, b * hosts, hosts);
+                let plan = Plan::new(
+                    Technique::Connect,
+                    block,
+                    ports.clone(),
+                    cfg.seed,
+                    cfg.timing.clone(),
+                )?;
+                let outcome = crate::connect::run(&plan, env)?;
+                found.srtt = found.srtt.or(outcome.srtt);
+                for h in 0..plan.targets.len() as u64 {
+                    let Some(a) = plan.targets.get(h) else {
+                        continue;
+                    };
+                    if let Some(c) = outcome
+                        .results
+                        .host(h)
+                        .iter()
+                        .find(|c| !c.is_empty() && !c.is_silence())
+                    {
+                        found.status.insert(
+                            a,
+                            HostStatus {
+                                up: true,
+                                reason: c.reason().unwrap_or(Reason::SynAck),
+                                ttl: 0,
+                            },
+                        );
+                    }
                 }
             }
             found.interrupted |= env.stop.requested();

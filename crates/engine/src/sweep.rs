@@ -226,7 +226,7 @@ impl Prober for IpPinger {
     type Reply = HostUp;
     type SchedReply = ();
 
-    fn stamp(&self, value: u64, ident: u16, batch: &mut TxBatch) -> bool {
+    fn stamp(&self, value: u64, ident: u16, _: &mut Vec<u8>, batch: &mut TxBatch) -> bool {
         let n = self.probes.len() as u64;
         let Some(dst) = self.targets.get(value / n) else {
             return false;
@@ -359,7 +359,7 @@ impl Prober for LinkPinger {
     type Reply = HostUp;
     type SchedReply = ();
 
-    fn stamp(&self, value: u64, _ident: u16, batch: &mut TxBatch) -> bool {
+    fn stamp(&self, value: u64, _: u16, _: &mut Vec<u8>, batch: &mut TxBatch) -> bool {
         let Some(dst) = self.targets.get(value) else {
             return false;
         };

@@ -300,8 +300,11 @@ fn merge_refuses_bad_inputs() {
     refused(&[&good, &missing], "cannot read ");
     refused(&[&f.0.display().to_string()], "cannot read ");
     refused(&[], "usage: vigie merge");
-    refused(&["-oX"], "-oX needs a file name");
-    refused(&["--frobnicate", &good], "unknown option --frobnicate");
+    refused(&["-oX"], "merge: option '-oX' needs a value");
+    refused(
+        &["--frobnicate", &good],
+        "merge: unknown option '--frobnicate'",
+    );
 
     let text = f.put("notes.txt", "these are not scan results\n");
     refused(&[&text], "not a vigie output");

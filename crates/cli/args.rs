@@ -1,21 +1,25 @@
-//! Command-line parsing with nmap's spelling.
+//! Command-line parsing with nmap's spelling, from one table.
 //!
-//! nmap takes single-dash options of several letters (`-sS`, `-oX file`,
-//! `-Pn`, `-T4`, `-p22`), values glued to the option (`-p-`, `-T4`,
-//! `-oXscan.xml`) and long options with one or two dashes (`--top-ports 100`,
-//! `-top-ports=100`). clap does not read that spelling, so the arguments are
-//! first rewritten, token by token, into clap's own (`--syn`,
-//! `--ports=22`, `--timing=4`, …); clap then parses and types the values. Any
-//! error comes back as one line, without a usage block.
+//! Every flag is one entry of [`SCAN`] (or of a subcommand's table): its
+//! spellings, value, help text, section and how it updates the options.
+//! The same table drives the parser ([`flags::Table::parse`]), `--help`
+//! ([`HELP`], rendered at compile time), the man page and the shell
+//! completions (`vigie --generate …`, in `generate.rs`). Checks that span
+//! several flags run once the words are read ([`parse`]). Errors are one
+//! line.
+
+#[path = "flags.rs"]
+pub mod flags;
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{ArgAction, ColorChoice, Parser};
 use vigie_scan::Technique;
+use vigie_wire::tcp::TcpFlags;
+
+pub use flags::ArgError;
+use flags::{render_help, Complete, Flag, Section, Spell, Table};
 
 /// What the command line asks for.
 // Built once per run; boxing the options would only add a pointer hop.
@@ -24,10 +28,42 @@ use vigie_scan::Technique;
 pub enum Command {
     /// Run a scan.
     Scan(Options),
+    /// `--resume FILE`: finish the scan that file describes.
+    Resume(PathBuf),
     /// Print this text (the help) and exit with success.
     Help(String),
     /// Print this text (the version) and exit with success.
     Version(String),
+    /// `--generate`: print a man page or a completion script.
+    Generate(Generate),
+}
+
+/// What `--generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+    PowerShell,
+}
+
+impl Generate {
+    /// Every kind, with its `--generate` word.
+    pub const ALL: [(Generate, &'static str); 5] = [
+        (Generate::Man, "man"),
+        (Generate::Bash, "complete-bash"),
+        (Generate::Zsh, "complete-zsh"),
+        (Generate::Fish, "complete-fish"),
+        (Generate::PowerShell, "complete-powershell"),
+    ];
+    const WORDS: [&'static str; 5] = [
+        "man",
+        "complete-bash",
+        "complete-zsh",
+        "complete-fish",
+        "complete-powershell",
+    ];
 }
 
 /// A scan's options, as given; port and target syntax is left to vigie-scan.
@@ -66,12 +102,8 @@ pub struct Options {
     pub block_probes: Option<u64>,
     /// `--tx-threads N` (hidden, for tests): 1 or 2 transmit threads.
     pub tx_threads: Option<u8>,
-    /// `--dns-servers a,b` (unsplit, once per occurrence).
-    pub dns_servers: Vec<String>,
     /// `--shard i/N` (0 ≤ i < N).
     pub shard: Option<(u64, u64)>,
-    /// `--resume FILE`.
-    pub resume: Option<PathBuf>,
     /// `--rate R`: a fixed rate, packets per second.
     pub rate: Option<f64>,
     /// `--stats-every TIME`.
@@ -126,6 +158,10 @@ pub struct Options {
     pub out_all: Option<String>,
     /// `-v` (1), `-vv` (2), `-v3` (3); repeated options add up.
     pub verbose: u8,
+    /// `-d` (1), `-dd` (2), `-d3` (3): the engine's decisions; add up.
+    pub debug: u8,
+    /// `--packet-trace`: a line per packet sent and received.
+    pub packet_trace: bool,
     /// `--reason`.
     pub reason: bool,
     /// `--open`.
@@ -134,512 +170,947 @@ pub struct Options {
     pub seed: Option<u64>,
     /// `--servicedb FILE`.
     pub servicedb: Option<PathBuf>,
+    /// The arguments as typed, without the program name (what a resume
+    /// file keeps).
+    pub argv: Vec<String>,
     /// The command line as typed (program name first), for XML `args=`.
     pub args_line: String,
 }
 
-/// A command-line error: one line, without the "vigie: " prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError(pub String);
+/// The options while the words are read: the scan's, and what only the
+/// parse needs.
+#[derive(Debug, Default)]
+pub struct Cmd {
+    pub o: Options,
+    /// Every TCP scan type given (one is allowed).
+    tcp: Vec<Technique>,
+    help: bool,
+    version: bool,
+    generate: Option<Generate>,
+    resume: Option<PathBuf>,
+}
 
-impl fmt::Display for ArgError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl Cmd {
+    fn pick(&mut self, t: Technique) -> Result<(), String> {
+        if !self.tcp.contains(&t) {
+            self.tcp.push(t);
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for ArgError {}
-
-fn err<T>(msg: impl Into<String>) -> Result<T, ArgError> {
-    Err(ArgError(msg.into()))
+fn yes(flag: &mut bool) -> Result<(), String> {
+    *flag = true;
+    Ok(())
 }
 
-/// The help text (`-h`, `--help`).
-pub const HELP: &str = "\
+fn text(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+fn path(v: &str) -> Option<PathBuf> {
+    Some(PathBuf::from(v))
+}
+
+/// A `-v` / `-d` level: counts add up, to 255 at most.
+fn add_level(acc: &mut u8, v: &str) -> Result<(), String> {
+    let n: u32 = v.parse().unwrap_or(u32::MAX);
+    *acc = u8::try_from(u32::from(*acc).saturating_add(n)).unwrap_or(u8::MAX);
+    Ok(())
+}
+
+// Sections of the scan's help, in order.
+const TARGET: usize = 0;
+const DISCOVERY: usize = 1;
+const PORTS: usize = 2;
+const TECHNIQUES: usize = 3;
+const TIMING: usize = 4;
+const OUTPUT: usize = 5;
+const MISC: usize = 6;
+const NMAP: usize = 7;
+
+/// The scan's help sections.
+pub const SECTIONS: &[Section] = &[
+    Section {
+        title: "TARGET SPECIFICATION",
+        intro: "Targets are addresses, names, networks and ranges, as in nmap:\n\
+                127.0.0.1, 198.18.0.0/24, 198.18.0.1-20, 198.18.0-3.1-20, fd00::1, fd00::/120",
+        outro: "Target sets larger than a /8 (2^24 addresses) need an --exclude or\n\
+                --excludefile, so that a mistyped target cannot scan half the Internet.",
+    },
+    Section {
+        title: "HOST DISCOVERY",
+        intro: "",
+        outro: "Default discovery (as root): ARP/ND on a local segment, otherwise ICMP\n\
+                echo, SYN to 443, ACK to 80 and ICMP timestamp; without privilege:\n\
+                connect to 80 and 443",
+    },
+    Section {
+        title: "PORT SPECIFICATION",
+        intro: "",
+        outro: "",
+    },
+    Section {
+        title: "SCAN TECHNIQUES",
+        intro: "One TCP type per run; all but -sT need raw sockets (CAP_NET_RAW).",
+        outro: "",
+    },
+    Section {
+        title: "TIMING",
+        intro: "Times are numbers of seconds or carry a unit: 500ms, 30s, 5m, 2h",
+        outro: "",
+    },
+    Section {
+        title: "OUTPUT",
+        intro: "A file name of - means standard output.",
+        outro: "While scanning, a progress bar is drawn on stderr when it is a terminal\n\
+                (not when a report written to - goes to the same terminal); nothing is\n\
+                written to a stderr that is not a terminal unless --stats-every is given",
+    },
+    Section {
+        title: "MISC",
+        intro: "",
+        outro: "vigie merge [-oX|-oJ|-oN|-oG <file>] <file>...: join the -oX (or -oJ)\n\
+                outputs of shards into one report (vigie merge --help)",
+    },
+    Section {
+        title: "NMAP OPTIONS NOT IN VIGIE YET",
+        intro: "",
+        outro: "",
+    },
+];
+
+const HEAD: &str = "\
 vigie: a port scanner spelled like nmap
 Usage: vigie [scan type] [options] <targets>
+";
 
-TARGET SPECIFICATION:
-  Targets are addresses, names, networks and ranges, as in nmap:
-  127.0.0.1, 198.18.0.0/24, 198.18.0.1-20, 198.18.0-3.1-20, fd00::1, fd00::/120
-  -iL <file>: read targets from a file, whitespace-separated (- for stdin)
-  --exclude <host1[,host2,...]>: leave these hosts or networks out
-  --excludefile <file>: leave out the hosts or networks listed in a file
-  Target sets larger than a /8 (2^24 addresses) need an --exclude or
-  --excludefile, so that a mistyped target cannot scan half the Internet.
-  -Pn: skip host discovery, report every target as up (on a local
-      segment, an address that never answers ARP / ND is down, as in nmap)
-  -sn: host discovery only (a ping sweep), no port scan
-  -PE / -PP / -PM: ICMP echo, timestamp, address mask ping
-  -PS[ports] / -PA[ports] / -PU[ports]: TCP SYN (80), TCP ACK (80), UDP (40125) ping
-  -PR: ARP ping (IPv4) / neighbour solicitation (IPv6), for targets on a local segment
-  --disable-arp-ping: no ARP / ND, even for targets on a local segment
-  --send-ip: send at the IP layer: the kernel routes and resolves
-      neighbours (by default vigie asks ARP / ND itself for targets on a
-      local segment, also under -Pn, and calls the silent ones down)
-  Default discovery (as root): ARP/ND on a local segment, otherwise ICMP echo,
-  SYN to 443, ACK to 80 and ICMP timestamp; without privilege: connect to 80, 443
-  -n: never do reverse DNS lookups
-  -R: look up the names of every target, even the hosts that are down
-  -6: scan IPv6 addresses (names resolve to their IPv6 address)
-
-PORT SPECIFICATION:
-  -p <ports>: ports to scan, e.g. -p22, -p 1-1024, -p 22,80,443, -p- (all)
-  -F: fast mode, the 100 most common ports
-  --top-ports <n>: the n most common ports (default: the top 1000)
-  --servicedb <file>: read port names and frequencies from this nmap-services file
-
-SCAN TECHNIQUES:
-  One TCP type per run; all but -sT need raw sockets (CAP_NET_RAW).
-  -sS: TCP SYN scan (the default with raw-socket privilege). SYN-ACK: open;
-      RST: closed; ICMP unreachable or silence: filtered.
-  -sT: TCP connect scan (the default without that privilege). Connected:
-      open; refused: closed; timeout or unreachable: filtered.
-  -sF / -sN / -sX: FIN, NULL (no flags), Xmas (FIN|PSH|URG). RST: closed;
-      ICMP unreachable: filtered; silence: open|filtered. They cannot tell
-      open from filtered, and hosts that answer every such probe with RST
-      (Windows, many firewalls) make every port look closed.
-  -sA: ACK scan, maps firewall rules. RST: unfiltered (open or closed, it
-      cannot say which); ICMP unreachable or silence: filtered.
-  -sW: Window scan: like -sA, but reads the RST's window: non-zero: open,
-      zero: closed. Only some systems differ; Linux gives 0 (closed) always.
-  -sM: Maimon scan (FIN|ACK). RST: closed; silence: open|filtered. Most
-      systems (Linux included) answer RST from open ports too.
-  --scanflags <flags>: send these TCP flags instead (names run together,
-      e.g. SYNFIN, URGPSHFIN, or a number 0-511); replies are read as the
-      scan type says (-sF, -sA, ...; SYN by default)
-  -sU: UDP scan, alone or next to one TCP type (-p T:...,U:...). Services
-      that ignore an empty datagram get a real request (DNS, NTP, SNMP,
-      NetBIOS, SSDP, RPC, IKE, TFTP, memcached, SIP, mDNS). UDP reply: open;
-      ICMP port unreachable: closed; other unreachables: filtered; silence
-      while the target could still send ICMP errors: open|filtered. Exact
-      under ICMP rate limiting (about 1 closed port per second on Linux);
-      open ports are printed as found; progress on stderr on a terminal.
-
-TIMING:
-  Times are numbers of seconds or carry a unit: 500ms, 30s, 5m, 2h
-  -T<0-5>: timing template, higher is faster; or by name: paranoid,
-      sneaky, polite, normal, aggressive, insane
-  --min-rate <n>: send at least n packets per second
-  --max-rate <n>: send at most n packets per second
-  --rate <n>: send exactly n packets per second
-  --max-retries <n>: resend an unanswered probe at most n times
-  --host-timeout <time>: give up on a host after this long
-  --initial-rtt-timeout <time>: the probe timeout to start with
-  --min-rtt-timeout <time>: never wait less than this for a reply
-  --max-rtt-timeout <time>: never wait more than this for a reply
-
-OUTPUT:
-  -oN <file>: normal output, the table printed on the terminal
-  -oX <file>: XML output, in nmap's format
-  -oG <file>: grepable output, one line per host
-  -oJ <file>: JSON Lines, one object per line
-  -oA <base>: normal, XML and grepable at once, in <base>.nmap, <base>.xml
-      and <base>.gnmap
-  A file name of - means standard output.
-  -v: more output (-vv or -v2 for even more)
-  --reason: show why each port is in its state
-  --open: show only the open (and possibly open) ports
-  --stats-every <time>: a progress line on stderr every <time> (e.g. 10s):
-      phase, % done, probes done/total, packets sent, rate, open, ETC
-  While scanning, a progress bar is drawn on stderr when it is a terminal
-  (not when a report written to - goes to the same terminal); nothing is
-  written to a stderr that is not a terminal unless --stats-every is given
-
-MISC:
-  --seed <n>: the seed of the scan order (the same seed, the same order)
-  --shard <i/N>: scan only part i (0 to N-1) of N; needs --seed. The parts
-      of one seed are disjoint and together make the whole scan
-  --resume <file>: finish a scan interrupted by Ctrl-C or SIGTERM (which
-      writes vigie-resume.json in the current directory)
-  vigie merge [-oX|-oJ|-oN|-oG <file>] <file>...: join the -oX (or -oJ)
-      outputs of shards into one report
-  -h, --help: print this help
-  -V, --version: print the version
-
+const TAIL: &str = "
 EXAMPLES:
   vigie -p 1-1024 127.0.0.1
   vigie -sS -T4 --top-ports 100 --reason -oX scan.xml 198.18.0.0/24
   vigie -6 -sT -p 22,80,443 fd00::1
 ";
 
-/// How an option takes its value.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arity {
-    Flag,
-    Value,
+use Spell::{Dash, Glued, Level, Long, Optional, Word};
+
+/// A TCP scan type's flag (the technique owns its spelling).
+const fn tcp_type(t: Technique, help: &'static str, apply: flags::Apply<Cmd>) -> Flag<Cmd> {
+    Flag::switch(
+        match t {
+            Technique::Syn => const { &[Word(Technique::Syn.flag())] },
+            Technique::Connect => const { &[Word(Technique::Connect.flag())] },
+            Technique::Fin => const { &[Word(Technique::Fin.flag())] },
+            Technique::Null => const { &[Word(Technique::Null.flag())] },
+            Technique::Xmas => const { &[Word(Technique::Xmas.flag())] },
+            Technique::Ack => const { &[Word(Technique::Ack.flag())] },
+            Technique::Window => const { &[Word(Technique::Window.flag())] },
+            Technique::Maimon => const { &[Word(Technique::Maimon.flag())] },
+            Technique::Udp => const { &[Word(Technique::Udp.flag())] },
+        },
+        TECHNIQUES,
+        help,
+        apply,
+    )
 }
 
-/// One option: how it is spelled after one or two dashes, and its clap name.
-struct Spec {
-    /// The user's spelling without the leading dash(es).
-    name: &'static str,
-    /// The name clap knows it by (`--canon`).
-    canon: &'static str,
-    arity: Arity,
-}
-
-const fn spec(name: &'static str, canon: &'static str, arity: Arity) -> Spec {
-    Spec { name, canon, arity }
-}
-
-/// Options spelled with one or two dashes (`-reason`, `--reason`,
-/// `--top-ports=100`). `=value` is accepted for value options.
-const LONG: &[Spec] = &[
-    spec("top-ports", "top-ports", Arity::Value),
-    spec("exclude", "exclude", Arity::Value),
-    spec("excludefile", "exclude-file", Arity::Value),
-    spec("min-rate", "min-rate", Arity::Value),
-    spec("max-rate", "max-rate", Arity::Value),
-    spec("max-retries", "max-retries", Arity::Value),
-    spec("host-timeout", "host-timeout", Arity::Value),
-    spec("initial-rtt-timeout", "initial-rtt-timeout", Arity::Value),
-    spec("min-rtt-timeout", "min-rtt-timeout", Arity::Value),
-    spec("max-rtt-timeout", "max-rtt-timeout", Arity::Value),
-    spec("reason", "reason", Arity::Flag),
-    spec("open", "open", Arity::Flag),
-    spec("seed", "seed", Arity::Value),
-    spec("servicedb", "servicedb", Arity::Value),
-    spec("help", "help", Arity::Flag),
-    spec("version", "version", Arity::Flag),
-    spec("iL", "input-list", Arity::Value),
-    spec("scanflags", "scanflags", Arity::Value),
-    spec("disable-arp-ping", "disable-arp-ping", Arity::Flag),
-    spec("send-ip", "send-ip", Arity::Flag),
-    spec("block-probes", "block-probes", Arity::Value),
-    spec("tx-threads", "tx-threads", Arity::Value),
-    spec("dns-servers", "dns-servers", Arity::Value),
-    spec("shard", "shard", Arity::Value),
-    spec("resume", "resume", Arity::Value),
-    spec("rate", "rate", Arity::Value),
-    spec("stats-every", "stats-every", Arity::Value),
+/// Every flag of a scan.
+pub const SCAN: &[Flag<Cmd>] = &[
+    // TARGET SPECIFICATION
+    Flag::valued(
+        &[Dash("-iL")],
+        "file",
+        Complete::File,
+        TARGET,
+        "read targets from a file, whitespace-separated (- for stdin)",
+        |c, v| {
+            c.o.input_list = path(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--exclude")],
+        "host1[,host2,...]",
+        Complete::Any,
+        TARGET,
+        "leave these hosts or networks out",
+        |c, v| {
+            c.o.exclude.push(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--excludefile")],
+        "file",
+        Complete::File,
+        TARGET,
+        "leave out the hosts or networks listed in a file",
+        |c, v| {
+            c.o.exclude_file = path(v);
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Word("-6")],
+        TARGET,
+        "scan IPv6 addresses (names resolve to their IPv6 address)",
+        |c, _| yes(&mut c.o.ipv6),
+    ),
+    Flag::switch(
+        &[Word("-n")],
+        TARGET,
+        "never do reverse DNS lookups",
+        |c, _| yes(&mut c.o.no_dns),
+    ),
+    Flag::switch(
+        &[Word("-R")],
+        TARGET,
+        "look up the names of every target, even the hosts that are down",
+        |c, _| yes(&mut c.o.always_dns),
+    ),
+    // HOST DISCOVERY
+    Flag::switch(
+        &[Word("-Pn"), Word("-PN")],
+        DISCOVERY,
+        "skip host discovery, report every target as up (on a local\n\
+         segment, an address that never answers ARP / ND is down, as in nmap)",
+        |c, _| yes(&mut c.o.no_ping),
+    ),
+    Flag::switch(
+        &[Word("-sn"), Word("-sP")],
+        DISCOVERY,
+        "host discovery only (a ping sweep), no port scan",
+        |c, _| yes(&mut c.o.ping_only),
+    ),
+    Flag::switch(&[Word("-PE")], DISCOVERY, "ICMP echo ping", |c, _| {
+        yes(&mut c.o.ping_echo)
+    }),
+    Flag::switch(
+        &[Word("-PP")],
+        DISCOVERY,
+        "ICMP timestamp ping (IPv4)",
+        |c, _| yes(&mut c.o.ping_timestamp),
+    ),
+    Flag::switch(
+        &[Word("-PM")],
+        DISCOVERY,
+        "ICMP address mask ping (IPv4)",
+        |c, _| yes(&mut c.o.ping_mask),
+    ),
+    Flag::valued(
+        &[Optional("-PS")],
+        "ports",
+        Complete::Any,
+        DISCOVERY,
+        "TCP SYN ping to these ports (default 80)",
+        |c, v| {
+            c.o.ping_syn = text(if v.is_empty() { "80" } else { v });
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Optional("-PA")],
+        "ports",
+        Complete::Any,
+        DISCOVERY,
+        "TCP ACK ping to these ports (default 80)",
+        |c, v| {
+            c.o.ping_ack = text(if v.is_empty() { "80" } else { v });
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Optional("-PU")],
+        "ports",
+        Complete::Any,
+        DISCOVERY,
+        "UDP ping to these ports (default 40125)",
+        |c, v| {
+            c.o.ping_udp = text(if v.is_empty() { "40125" } else { v });
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Word("-PR")],
+        DISCOVERY,
+        "ARP ping (IPv4) / neighbour solicitation (IPv6), for targets on a\n\
+         local segment",
+        |c, _| yes(&mut c.o.ping_arp),
+    ),
+    Flag::switch(
+        &[Long("--disable-arp-ping")],
+        DISCOVERY,
+        "no ARP / ND, even for targets on a local segment",
+        |c, _| yes(&mut c.o.disable_arp_ping),
+    ),
+    Flag::switch(
+        &[Long("--send-ip")],
+        DISCOVERY,
+        "send at the IP layer: the kernel routes and resolves\n\
+         neighbours (by default vigie asks ARP / ND itself for targets on a\n\
+         local segment, also under -Pn, and calls the silent ones down)",
+        |c, _| yes(&mut c.o.send_ip),
+    ),
+    // PORT SPECIFICATION
+    Flag::valued(
+        &[Glued("-p")],
+        "ports",
+        Complete::Any,
+        PORTS,
+        "ports to scan, e.g. -p22, -p 1-1024, -p 22,80,443, -p- (all),\n\
+         -p T:80,U:53 (TCP and UDP)",
+        |c, v| {
+            c.o.ports = text(v);
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Word("-F")],
+        PORTS,
+        "fast mode, the 100 most common ports",
+        |c, _| yes(&mut c.o.fast),
+    ),
+    Flag::valued(
+        &[Long("--top-ports")],
+        "n",
+        Complete::Any,
+        PORTS,
+        "the n most common ports (default: the top 1000)",
+        |c, v| {
+            c.o.top_ports = Some(parse_top_ports(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--servicedb")],
+        "file",
+        Complete::File,
+        PORTS,
+        "read port names and frequencies from this nmap-services\n\
+         file",
+        |c, v| {
+            c.o.servicedb = path(v);
+            Ok(())
+        },
+    ),
+    // SCAN TECHNIQUES
+    tcp_type(
+        Technique::Syn,
+        "TCP SYN scan (the default with raw-socket privilege). SYN-ACK: open;\n\
+         RST: closed; ICMP unreachable or silence: filtered.",
+        |c, _| c.pick(Technique::Syn),
+    ),
+    tcp_type(
+        Technique::Connect,
+        "TCP connect scan (the default without that privilege). Connected:\n\
+         open; refused: closed; timeout or unreachable: filtered.",
+        |c, _| c.pick(Technique::Connect),
+    ),
+    tcp_type(
+        Technique::Fin,
+        "FIN scan. RST: closed; ICMP unreachable: filtered; silence:\n\
+         open|filtered. FIN, NULL and Xmas scans cannot tell open from filtered,\n\
+         and hosts that answer every such probe with RST (Windows, many\n\
+         firewalls) make every port look closed.",
+        |c, _| c.pick(Technique::Fin),
+    ),
+    tcp_type(
+        Technique::Null,
+        "NULL scan (no flags), read as -sF",
+        |c, _| c.pick(Technique::Null),
+    ),
+    tcp_type(
+        Technique::Xmas,
+        "Xmas scan (FIN|PSH|URG), read as -sF",
+        |c, _| c.pick(Technique::Xmas),
+    ),
+    tcp_type(
+        Technique::Ack,
+        "ACK scan, maps firewall rules. RST: unfiltered (open or closed, it\n\
+         cannot say which); ICMP unreachable or silence: filtered.",
+        |c, _| c.pick(Technique::Ack),
+    ),
+    tcp_type(
+        Technique::Window,
+        "Window scan: like -sA, but reads the RST's window: non-zero: open,\n\
+         zero: closed. Only some systems differ; Linux gives 0 (closed) always.",
+        |c, _| c.pick(Technique::Window),
+    ),
+    tcp_type(
+        Technique::Maimon,
+        "Maimon scan (FIN|ACK). RST: closed; silence: open|filtered. Most\n\
+         systems (Linux included) answer RST from open ports too.",
+        |c, _| c.pick(Technique::Maimon),
+    ),
+    Flag::valued(
+        &[Long("--scanflags")],
+        "flags",
+        Complete::Any,
+        TECHNIQUES,
+        "send these TCP flags instead (names run together,\n\
+         e.g. SYNFIN, URGPSHFIN, or a number 0-511); replies are read as the\n\
+         scan type says (-sF, -sA, ...; SYN by default)",
+        |c, v| {
+            c.o.scanflags = Some(parse_scanflags(v)?);
+            Ok(())
+        },
+    ),
+    tcp_type(
+        Technique::Udp,
+        "UDP scan, alone or next to one TCP type (-p T:...,U:...). Services\n\
+         that ignore an empty datagram get a real request (DNS, NTP, SNMP,\n\
+         NetBIOS, SSDP, RPC, IKE, TFTP, memcached, SIP, mDNS). UDP reply: open;\n\
+         ICMP port unreachable: closed; other unreachables: filtered; silence\n\
+         while the target could still send ICMP errors: open|filtered. Exact\n\
+         under ICMP rate limiting (about 1 closed port per second on Linux);\n\
+         open ports are printed as found; progress on stderr on a terminal.",
+        |c, _| yes(&mut c.o.udp),
+    ),
+    // TIMING
+    Flag::valued(
+        &[Glued("-T")],
+        "0-5",
+        Complete::Words(&[
+            "0",
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "paranoid",
+            "sneaky",
+            "polite",
+            "normal",
+            "aggressive",
+            "insane",
+        ]),
+        TIMING,
+        "timing template, higher is faster; or by name: paranoid,\n\
+         sneaky, polite, normal, aggressive, insane",
+        |c, v| {
+            c.o.timing = Some(parse_timing(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--min-rate")],
+        "n",
+        Complete::Any,
+        TIMING,
+        "send at least n packets per second",
+        |c, v| {
+            c.o.min_rate = Some(parse_rate(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--max-rate")],
+        "n",
+        Complete::Any,
+        TIMING,
+        "send at most n packets per second",
+        |c, v| {
+            c.o.max_rate = Some(parse_rate(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--rate")],
+        "n",
+        Complete::Any,
+        TIMING,
+        "send exactly n packets per second",
+        |c, v| {
+            c.o.rate = Some(parse_rate(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--max-retries")],
+        "n",
+        Complete::Any,
+        TIMING,
+        "resend an unanswered probe at most n times",
+        |c, v| {
+            c.o.max_retries = Some(parse_count(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--host-timeout")],
+        "time",
+        Complete::Any,
+        TIMING,
+        "give up on a host after this long",
+        |c, v| {
+            c.o.host_timeout = Some(parse_time(v).map_err(|e| e.0)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--initial-rtt-timeout")],
+        "time",
+        Complete::Any,
+        TIMING,
+        "the probe timeout to start with",
+        |c, v| {
+            c.o.initial_rtt_timeout = Some(positive_time(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--min-rtt-timeout")],
+        "time",
+        Complete::Any,
+        TIMING,
+        "never wait less than this for a reply",
+        |c, v| {
+            c.o.min_rtt_timeout = Some(positive_time(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--max-rtt-timeout")],
+        "time",
+        Complete::Any,
+        TIMING,
+        "never wait more than this for a reply",
+        |c, v| {
+            c.o.max_rtt_timeout = Some(positive_time(v)?);
+            Ok(())
+        },
+    ),
+    // OUTPUT
+    Flag::valued(
+        &[Glued("-oN")],
+        "file",
+        Complete::File,
+        OUTPUT,
+        "normal output, the table printed on the terminal",
+        |c, v| {
+            c.o.out_normal = text(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oX")],
+        "file",
+        Complete::File,
+        OUTPUT,
+        "XML output, in nmap's format",
+        |c, v| {
+            c.o.out_xml = text(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oG")],
+        "file",
+        Complete::File,
+        OUTPUT,
+        "grepable output, one line per host",
+        |c, v| {
+            c.o.out_grep = text(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oJ")],
+        "file",
+        Complete::File,
+        OUTPUT,
+        "JSON Lines, one object per line",
+        |c, v| {
+            c.o.out_json = text(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oA")],
+        "base",
+        Complete::File,
+        OUTPUT,
+        "normal, XML and grepable at once, in <base>.nmap, <base>.xml\n\
+         and <base>.gnmap",
+        |c, v| {
+            c.o.out_all = text(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Level("-v")],
+        "level",
+        Complete::Any,
+        OUTPUT,
+        "more output (-vv or -v2 for even more)",
+        |c, v| add_level(&mut c.o.verbose, v),
+    ),
+    Flag::switch(
+        &[Long("--reason")],
+        OUTPUT,
+        "show why each port is in its state",
+        |c, _| yes(&mut c.o.reason),
+    ),
+    Flag::switch(
+        &[Long("--open")],
+        OUTPUT,
+        "show only the open (and possibly open) ports",
+        |c, _| yes(&mut c.o.open),
+    ),
+    Flag::switch(
+        &[Long("--packet-trace")],
+        OUTPUT,
+        "a line for every packet sent and received (SENT,\n\
+         RCVD; CONN for connect scans), on stdout (stderr when a report goes to -)",
+        |c, _| yes(&mut c.o.packet_trace),
+    ),
+    Flag::valued(
+        &[Level("-d")],
+        "level",
+        Complete::Any,
+        OUTPUT,
+        "debugging output: the engine's decisions (host blocks, timeouts,\n\
+         rate changes, retransmission rounds); -dd or -d2 for more",
+        |c, v| add_level(&mut c.o.debug, v),
+    ),
+    Flag::valued(
+        &[Long("--stats-every")],
+        "time",
+        Complete::Any,
+        OUTPUT,
+        "a progress line on stderr every <time> (e.g. 10s):\n\
+         phase, % done, probes done/total, packets sent, rate, open, ETC",
+        |c, v| {
+            c.o.stats_every = Some(positive_time(v)?);
+            Ok(())
+        },
+    ),
+    // MISC
+    Flag::valued(
+        &[Long("--seed")],
+        "n",
+        Complete::Any,
+        MISC,
+        "the seed of the scan order (the same seed, the same order)",
+        |c, v| {
+            c.o.seed = Some(parse_seed(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--shard")],
+        "i/N",
+        Complete::Any,
+        MISC,
+        "scan only part i (0 to N-1) of N; needs --seed. The parts\n\
+         of one seed are disjoint and together make the whole scan",
+        |c, v| {
+            c.o.shard = Some(parse_shard(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--resume")],
+        "file",
+        Complete::File,
+        MISC,
+        "finish a scan interrupted by Ctrl-C or SIGTERM (which\n\
+         writes vigie-resume.json in the current directory); give it alone",
+        |c, v| {
+            c.resume = path(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--generate")],
+        "kind",
+        Complete::Words(&Generate::WORDS),
+        MISC,
+        "print a man page (man) or a shell completion script\n\
+         (complete-bash, complete-zsh, complete-fish, complete-powershell)",
+        |c, v| {
+            let g = Generate::ALL.iter().find(|(_, w)| *w == v).ok_or(
+                "expected man, complete-bash, complete-zsh, complete-fish or complete-powershell",
+            )?;
+            c.generate = Some(g.0);
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Word("-h"), Long("--help")],
+        MISC,
+        "print this help",
+        |c, _| yes(&mut c.help),
+    ),
+    Flag::switch(
+        &[Word("-V"), Long("--version")],
+        MISC,
+        "print the version",
+        |c, _| yes(&mut c.version),
+    ),
+    // Test knobs.
+    Flag::<Cmd>::valued(
+        &[Long("--block-probes")],
+        "n",
+        Complete::Any,
+        MISC,
+        "probes per host block",
+        |c, v| {
+            c.o.block_probes = Some(parse_block_probes(v)?);
+            Ok(())
+        },
+    )
+    .hidden(),
+    Flag::<Cmd>::valued(
+        &[Long("--tx-threads")],
+        "n",
+        Complete::Any,
+        MISC,
+        "transmit threads (1 or 2)",
+        |c, v| {
+            c.o.tx_threads = Some(parse_tx_threads(v)?);
+            Ok(())
+        },
+    )
+    .hidden(),
+    // nmap's options that vigie does not have yet.
+    Flag::pending(&[Word("-sV")], None, NMAP, "service and version detection"),
+    Flag::pending(
+        &[Word("-A")],
+        None,
+        NMAP,
+        "OS and version detection, scripts and traceroute",
+    ),
+    Flag::pending(&[Word("-O")], None, NMAP, "OS detection"),
+    Flag::pending(&[Word("-sC")], None, NMAP, "the default scripts"),
+    Flag::pending(&[Long("--script")], Some("scripts"), NMAP, "NSE scripts"),
+    Flag::pending(
+        &[Long("--script-args")],
+        Some("args"),
+        NMAP,
+        "NSE script arguments",
+    ),
+    Flag::pending(&[Word("-sL")], None, NMAP, "list scan"),
+    Flag::pending(&[Word("-sO")], None, NMAP, "IP protocol scan"),
+    Flag::pending(&[Word("-sY")], None, NMAP, "SCTP INIT scan"),
+    Flag::pending(&[Glued("-sI")], Some("zombie"), NMAP, "idle scan"),
+    Flag::pending(&[Glued("-b")], Some("relay"), NMAP, "FTP bounce scan"),
+    Flag::pending(&[Optional("-PY")], Some("ports"), NMAP, "SCTP INIT ping"),
+    Flag::pending(
+        &[Optional("-PO")],
+        Some("protocols"),
+        NMAP,
+        "IP protocol ping",
+    ),
+    Flag::pending(&[Long("--traceroute")], None, NMAP, "traceroute"),
+    Flag::pending(
+        &[Long("--version-intensity")],
+        Some("0-9"),
+        NMAP,
+        "version detection",
+    ),
+    Flag::pending(&[Long("--version-light")], None, NMAP, "version detection"),
+    Flag::pending(&[Long("--version-all")], None, NMAP, "version detection"),
+    Flag::pending(
+        &[Long("--dns-servers")],
+        Some("servers"),
+        NMAP,
+        "reverse DNS through these servers",
+    ),
+    Flag::pending(
+        &[Long("--system-dns")],
+        None,
+        NMAP,
+        "the system's resolver for reverse DNS",
+    ),
+    Flag::pending(
+        &[Glued("-S")],
+        Some("address"),
+        NMAP,
+        "spoofed source address",
+    ),
+    Flag::pending(
+        &[Glued("-e")],
+        Some("interface"),
+        NMAP,
+        "the interface to send on",
+    ),
+    Flag::pending(&[Glued("-D")], Some("decoys"), NMAP, "decoy scan"),
+    Flag::pending(
+        &[Glued("-g"), Long("--source-port")],
+        Some("port"),
+        NMAP,
+        "a fixed source port",
+    ),
+    Flag::pending(&[Word("-f"), Word("-ff")], None, NMAP, "fragmented probes"),
+    Flag::pending(&[Long("--mtu")], Some("n"), NMAP, "fragmented probes"),
+    Flag::pending(&[Long("--ttl")], Some("n"), NMAP, "the probes' IP TTL"),
+    Flag::pending(
+        &[Long("--data-length")],
+        Some("n"),
+        NMAP,
+        "random payload on the probes",
+    ),
+    Flag::pending(
+        &[Long("--data")],
+        Some("hex"),
+        NMAP,
+        "a payload on the probes",
+    ),
+    Flag::pending(
+        &[Long("--data-string")],
+        Some("text"),
+        NMAP,
+        "a payload on the probes",
+    ),
+    Flag::pending(
+        &[Long("--badsum")],
+        None,
+        NMAP,
+        "a wrong checksum on the probes",
+    ),
+    Flag::pending(
+        &[Long("--spoof-mac")],
+        Some("mac"),
+        NMAP,
+        "a spoofed source MAC address",
+    ),
+    Flag::pending(
+        &[Long("--ip-options")],
+        Some("options"),
+        NMAP,
+        "IP options on the probes",
+    ),
+    Flag::pending(
+        &[Long("--proxies")],
+        Some("urls"),
+        NMAP,
+        "connections through proxies",
+    ),
+    Flag::pending(
+        &[Long("--scan-delay")],
+        Some("time"),
+        NMAP,
+        "a delay between probes",
+    ),
+    Flag::pending(
+        &[Long("--max-scan-delay")],
+        Some("time"),
+        NMAP,
+        "a delay between probes",
+    ),
+    Flag::pending(
+        &[Long("--min-hostgroup")],
+        Some("n"),
+        NMAP,
+        "host group sizes",
+    ),
+    Flag::pending(
+        &[Long("--max-hostgroup")],
+        Some("n"),
+        NMAP,
+        "host group sizes",
+    ),
+    Flag::pending(
+        &[Long("--min-parallelism")],
+        Some("n"),
+        NMAP,
+        "probe parallelism",
+    ),
+    Flag::pending(
+        &[Long("--max-parallelism")],
+        Some("n"),
+        NMAP,
+        "probe parallelism",
+    ),
+    Flag::pending(
+        &[Long("--defeat-rst-ratelimit")],
+        None,
+        NMAP,
+        "ignoring RST rate limits",
+    ),
+    Flag::pending(&[Dash("-iR")], Some("n"), NMAP, "random targets"),
+    Flag::pending(&[Word("-r")], None, NMAP, "ports in order"),
+    Flag::pending(
+        &[Long("--port-ratio")],
+        Some("ratio"),
+        NMAP,
+        "ports by frequency",
+    ),
+    Flag::pending(
+        &[Long("--exclude-ports")],
+        Some("ports"),
+        NMAP,
+        "ports left out",
+    ),
+    Flag::pending(&[Glued("-oS")], Some("file"), NMAP, "script kiddie output"),
+    Flag::pending(
+        &[Long("--append-output")],
+        None,
+        NMAP,
+        "appending to output files",
+    ),
+    Flag::pending(
+        &[Long("--iflist")],
+        None,
+        NMAP,
+        "the interface and route list",
+    ),
+    Flag::pending(&[Long("--privileged")], None, NMAP, "assuming privileges"),
+    Flag::pending(
+        &[Long("--unprivileged")],
+        None,
+        NMAP,
+        "assuming no privileges",
+    ),
+    Flag::pending(
+        &[Long("--datadir")],
+        Some("dir"),
+        NMAP,
+        "nmap's data directory",
+    ),
+    Flag::pending(
+        &[Long("--stylesheet")],
+        Some("path"),
+        NMAP,
+        "an XSL stylesheet",
+    ),
+    Flag::pending(&[Long("--webxml")], None, NMAP, "an XSL stylesheet"),
+    Flag::pending(&[Long("--no-stylesheet")], None, NMAP, "an XSL stylesheet"),
 ];
 
-/// Options spelled with exactly one dash and nothing glued on.
-const SHORT: &[Spec] = &[
-    spec("sS", "syn", Arity::Flag),
-    spec("sT", "connect", Arity::Flag),
-    spec("sF", "fin", Arity::Flag),
-    spec("sN", "null", Arity::Flag),
-    spec("sX", "xmas", Arity::Flag),
-    spec("sA", "ack", Arity::Flag),
-    spec("sW", "window", Arity::Flag),
-    spec("sM", "maimon", Arity::Flag),
-    spec("sU", "udp", Arity::Flag),
-    spec("sn", "ping-only", Arity::Flag),
-    spec("sP", "ping-only", Arity::Flag),
-    spec("PE", "ping-echo", Arity::Flag),
-    spec("PP", "ping-timestamp", Arity::Flag),
-    spec("PM", "ping-mask", Arity::Flag),
-    spec("PR", "ping-arp", Arity::Flag),
-    spec("Pn", "no-ping", Arity::Flag),
-    spec("PN", "no-ping", Arity::Flag),
-    spec("F", "fast", Arity::Flag),
-    spec("n", "no-dns", Arity::Flag),
-    spec("R", "always-dns", Arity::Flag),
-    spec("6", "ipv6", Arity::Flag),
-    spec("h", "help", Arity::Flag),
-    spec("V", "version", Arity::Flag),
-];
+/// The scan's flags as a table.
+pub const TABLE: Table<Cmd> = Table {
+    flags: SCAN,
+    sections: SECTIONS,
+    command: "vigie",
+};
 
-/// Options with one dash whose value may be glued on (`-p22`, `-T4`,
-/// `-oXscan.xml`) or come as the next argument.
-const GLUED: &[Spec] = &[
-    spec("p", "ports", Arity::Value),
-    spec("T", "timing", Arity::Value),
-    spec("oN", "out-normal", Arity::Value),
-    spec("oX", "out-xml", Arity::Value),
-    spec("oG", "out-grep", Arity::Value),
-    spec("oJ", "out-json", Arity::Value),
-    spec("oA", "out-all", Arity::Value),
-];
+const HELP_LEN: usize = render_help(SCAN, SECTIONS, HEAD, TAIL, &mut []);
+const HELP_BYTES: [u8; HELP_LEN] = {
+    let mut b = [0u8; HELP_LEN];
+    render_help(SCAN, SECTIONS, HEAD, TAIL, &mut b);
+    b
+};
 
-/// Ping probes whose port list may be glued on or left out (`-PS`,
-/// `-PS22,443`): spelling, clap name, nmap's default ports.
-const PING_PORTS: &[(&str, &str, &str)] = &[
-    ("PS", "ping-syn", "80"),
-    ("PA", "ping-ack", "80"),
-    ("PU", "ping-udp", "40125"),
-];
+/// The help text (`-h`, `--help`), rendered from [`SCAN`] when vigie is
+/// built.
+pub const HELP: &str = match std::str::from_utf8(&HELP_BYTES) {
+    Ok(s) => s,
+    Err(_) => panic!("the help text is not UTF-8"),
+};
 
-/// The TCP scan types, with their flag, in the order messages list them.
-const TCP_TYPES: [(Technique, &str); 8] = [
-    (Technique::Syn, "-sS"),
-    (Technique::Connect, "-sT"),
-    (Technique::Fin, "-sF"),
-    (Technique::Null, "-sN"),
-    (Technique::Xmas, "-sX"),
-    (Technique::Ack, "-sA"),
-    (Technique::Window, "-sW"),
-    (Technique::Maimon, "-sM"),
-];
-
-/// The spelling to show for a clap name in error messages.
-fn shown(canon: &str) -> String {
-    if canon == "verbose" {
-        return "-v".into();
-    }
-    if let Some(s) = GLUED.iter().chain(SHORT).find(|s| s.canon == canon) {
-        return format!("-{}", s.name);
-    }
-    match LONG.iter().find(|s| s.canon == canon) {
-        Some(s) if s.name == "iL" => "-iL".into(),
-        Some(s) => format!("--{}", s.name),
-        None => format!("--{canon}"),
-    }
-}
-
-fn unknown(arg: &str) -> ArgError {
-    ArgError(format!("unknown option '{arg}' (see vigie --help)"))
-}
-
-/// Rewrites nmap's spelling into clap's: every option becomes `--canon` or
-/// `--canon=value`; targets pass through; everything after `--` is a target.
-fn normalize(args: &[String]) -> Result<Vec<String>, ArgError> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if arg == "--" {
-            out.push(arg.clone());
-            out.extend(it.by_ref().cloned());
-            break;
-        }
-        let Some(body) = arg.strip_prefix('-') else {
-            out.push(arg.clone());
-            continue;
-        };
-        if body.is_empty() {
-            // A lone "-" is a target (and fails there).
-            out.push(arg.clone());
-            continue;
-        }
-        let double = body.starts_with('-');
-        let long = body.strip_prefix('-').unwrap_or(body);
-        let (name, inline) = match long.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (long, None),
-        };
-
-        if let Some(s) = LONG.iter().find(|s| s.name == name) {
-            match (s.arity, inline) {
-                (Arity::Flag, None) => out.push(format!("--{}", s.canon)),
-                (Arity::Flag, Some(_)) => {
-                    return err(format!("option '{}' takes no value", arg_name(arg)));
-                }
-                (Arity::Value, Some(v)) => out.push(with_value(arg_name(arg), s.canon, v)?),
-                (Arity::Value, None) => {
-                    let v = it.next().ok_or_else(|| missing(arg))?;
-                    out.push(with_value(arg, s.canon, v)?);
-                }
-            }
-            continue;
-        }
-        if double {
-            return Err(unknown(arg_name(arg)));
-        }
-
-        // One dash from here on: `body` is the whole word.
-        if let Some((_, canon, default)) = PING_PORTS.iter().find(|(n, _, _)| body.starts_with(n)) {
-            let ports = &body[2..];
-            let ports = if ports.is_empty() { default } else { ports };
-            out.push(format!("--{canon}={ports}"));
-            continue;
-        }
-        if let Some(s) = SHORT.iter().find(|s| s.name == body) {
-            out.push(format!("--{}", s.canon));
-            continue;
-        }
-        if let Some(level) = verbosity(body) {
-            out.push(format!("--verbose={level}"));
-            continue;
-        }
-        if let Some(s) = GLUED.iter().find(|s| body.starts_with(s.name)) {
-            let glued = &body[s.name.len()..];
-            if glued.is_empty() {
-                let v = it.next().ok_or_else(|| missing(arg))?;
-                out.push(with_value(arg, s.canon, v)?);
-            } else {
-                let flag = format!("-{}", s.name);
-                out.push(with_value(&flag, s.canon, glued)?);
-            }
-            continue;
-        }
-        return Err(unknown(arg));
-    }
-    Ok(out)
-}
-
-/// `--name=value` → `--name`, for messages.
-fn arg_name(arg: &str) -> &str {
-    arg.split_once('=').map_or(arg, |(n, _)| n)
-}
-
-fn missing(flag: &str) -> ArgError {
-    ArgError(format!("option '{flag}' needs a value"))
-}
-
-fn with_value(flag: &str, canon: &str, value: &str) -> Result<String, ArgError> {
-    if value.is_empty() {
-        return err(format!(
-            "option '{flag}' needs a value, not an empty string"
-        ));
-    }
-    Ok(format!("--{canon}={value}"))
-}
-
-/// `v`, `vv`, `vvv`… → their count; `v3` → 3. Not a verbosity word: `None`.
-fn verbosity(body: &str) -> Option<u32> {
-    let rest = body.strip_prefix('v')?;
-    if rest.bytes().all(|b| b == b'v') {
-        return Some(rest.len() as u32 + 1);
-    }
-    if rest.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(rest.parse().unwrap_or(u32::MAX));
-    }
-    None
-}
-
-/// The options clap sees, after [`normalize`].
-#[derive(Debug, Parser)]
-#[command(
-    name = "vigie",
-    disable_help_flag = true,
-    disable_version_flag = true,
-    args_override_self = true,
-    color = ColorChoice::Never
-)]
-struct Raw {
-    #[arg(long = "syn")]
-    syn: bool,
-    #[arg(long = "connect")]
-    connect: bool,
-    #[arg(long = "fin")]
-    fin: bool,
-    #[arg(long = "null")]
-    null: bool,
-    #[arg(long = "xmas")]
-    xmas: bool,
-    #[arg(long = "ack")]
-    ack: bool,
-    #[arg(long = "window")]
-    window: bool,
-    #[arg(long = "maimon")]
-    maimon: bool,
-    #[arg(long = "udp")]
-    udp: bool,
-    #[arg(long = "scanflags", value_parser = parse_scanflags)]
-    scanflags: Option<u16>,
-    #[arg(long = "ping-only")]
-    ping_only: bool,
-    #[arg(long = "ping-echo")]
-    ping_echo: bool,
-    #[arg(long = "ping-timestamp")]
-    ping_timestamp: bool,
-    #[arg(long = "ping-mask")]
-    ping_mask: bool,
-    #[arg(long = "ping-syn")]
-    ping_syn: Option<String>,
-    #[arg(long = "ping-ack")]
-    ping_ack: Option<String>,
-    #[arg(long = "ping-udp")]
-    ping_udp: Option<String>,
-    #[arg(long = "ping-arp")]
-    ping_arp: bool,
-    #[arg(long = "disable-arp-ping")]
-    disable_arp_ping: bool,
-    #[arg(long = "send-ip")]
-    send_ip: bool,
-    #[arg(long = "block-probes", value_parser = parse_block_probes)]
-    block_probes: Option<u64>,
-    #[arg(long = "tx-threads", value_parser = parse_tx_threads)]
-    tx_threads: Option<u8>,
-    #[arg(long = "dns-servers", action = ArgAction::Append)]
-    dns_servers: Vec<String>,
-    #[arg(long = "shard", value_parser = parse_shard)]
-    shard: Option<(u64, u64)>,
-    #[arg(long = "resume")]
-    resume: Option<PathBuf>,
-    #[arg(long = "rate", value_parser = parse_rate)]
-    rate: Option<f64>,
-    #[arg(long = "stats-every", value_parser = rtt_value)]
-    stats_every: Option<Duration>,
-    #[arg(long = "ports")]
-    ports: Option<String>,
-    #[arg(long = "fast")]
-    fast: bool,
-    #[arg(long = "top-ports", value_parser = parse_top_ports)]
-    top_ports: Option<usize>,
-    #[arg(long = "input-list")]
-    input_list: Option<PathBuf>,
-    #[arg(long = "exclude", action = ArgAction::Append)]
-    exclude: Vec<String>,
-    #[arg(long = "exclude-file")]
-    exclude_file: Option<PathBuf>,
-    #[arg(long = "ipv6")]
-    ipv6: bool,
-    #[arg(long = "no-dns")]
-    no_dns: bool,
-    #[arg(long = "always-dns")]
-    always_dns: bool,
-    #[arg(long = "no-ping")]
-    no_ping: bool,
-    #[arg(long = "timing", value_parser = parse_timing)]
-    timing: Option<u8>,
-    #[arg(long = "min-rate", value_parser = parse_rate)]
-    min_rate: Option<f64>,
-    #[arg(long = "max-rate", value_parser = parse_rate)]
-    max_rate: Option<f64>,
-    #[arg(long = "max-retries", value_parser = parse_count)]
-    max_retries: Option<u32>,
-    #[arg(long = "host-timeout", value_parser = time_value)]
-    host_timeout: Option<Duration>,
-    #[arg(long = "initial-rtt-timeout", value_parser = rtt_value)]
-    initial_rtt_timeout: Option<Duration>,
-    #[arg(long = "min-rtt-timeout", value_parser = rtt_value)]
-    min_rtt_timeout: Option<Duration>,
-    #[arg(long = "max-rtt-timeout", value_parser = rtt_value)]
-    max_rtt_timeout: Option<Duration>,
-    #[arg(long = "out-normal")]
-    out_normal: Option<String>,
-    #[arg(long = "out-xml")]
-    out_xml: Option<String>,
-    #[arg(long = "out-grep")]
-    out_grep: Option<String>,
-    #[arg(long = "out-json")]
-    out_json: Option<String>,
-    #[arg(long = "out-all")]
-    out_all: Option<String>,
-    #[arg(long = "verbose", action = ArgAction::Append)]
-    verbose: Vec<u32>,
-    #[arg(long = "reason")]
-    reason: bool,
-    #[arg(long = "open")]
-    open: bool,
-    #[arg(long = "seed", value_parser = parse_seed)]
-    seed: Option<u64>,
-    #[arg(long = "servicedb")]
-    servicedb: Option<PathBuf>,
-    #[arg(long = "help")]
-    help: bool,
-    #[arg(long = "version")]
-    version: bool,
-    targets: Vec<String>,
+/// A help text rendered at run time (subcommands).
+pub fn render<O>(table: &Table<O>, head: &str, tail: &str) -> String {
+    let len = render_help(table.flags, table.sections, head, tail, &mut []);
+    let mut b = vec![0u8; len];
+    render_help(table.flags, table.sections, head, tail, &mut b);
+    String::from_utf8(b).unwrap_or_default()
 }
 
 /// nmap's `--scanflags`: flag names run together in any order
 /// (`SYNFIN`, `urgpshfin`), or a number 0-511 (decimal or 0x hex).
 pub fn parse_scanflags(s: &str) -> Result<u16, String> {
-    const NAMES: [(&str, u16); 9] = [
-        ("FIN", 0x001),
-        ("SYN", 0x002),
-        ("RST", 0x004),
-        ("PSH", 0x008),
-        ("ACK", 0x010),
-        ("URG", 0x020),
-        ("ECE", 0x040),
-        ("CWR", 0x080),
-        ("NS", 0x100),
-    ];
     let bad =
         || format!("expected flag names like SYNFIN or URGPSHFIN, or a number 0-511, not \"{s}\"");
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -655,18 +1126,7 @@ pub fn parse_scanflags(s: &str) -> Result<u16, String> {
             .filter(|v| *v <= 0x1ff)
             .ok_or_else(bad);
     }
-    let upper = s.to_ascii_uppercase();
-    let mut rest = upper.as_str();
-    let mut bits = 0u16;
-    while !rest.is_empty() {
-        let (name, bit) = NAMES
-            .iter()
-            .find(|(n, _)| rest.starts_with(n))
-            .ok_or_else(bad)?;
-        bits |= bit;
-        rest = &rest[name.len()..];
-    }
-    Ok(bits)
+    TcpFlags::from_names(s).map(|f| f.0).ok_or_else(bad)
 }
 
 /// `--shard i/N`: shard i (counted from 0) of N.
@@ -742,11 +1202,7 @@ fn parse_timing(s: &str) -> Result<u8, String> {
     }
 }
 
-fn time_value(s: &str) -> Result<Duration, String> {
-    parse_time(s).map_err(|e| e.0)
-}
-
-fn rtt_value(s: &str) -> Result<Duration, String> {
+fn positive_time(s: &str) -> Result<Duration, String> {
     match parse_time(s) {
         Ok(d) if d.is_zero() => Err("must be greater than 0".into()),
         Ok(d) => Ok(d),
@@ -796,38 +1252,6 @@ pub fn parse_time(s: &str) -> Result<Duration, ArgError> {
     Ok(Duration::new(secs, (ns % 1_000_000_000) as u32))
 }
 
-/// Turns a clap error into one line.
-fn clap_line(e: &clap::Error) -> String {
-    let value = |k| match e.get(k) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    match e.kind() {
-        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
-            let arg = value(ContextKind::InvalidArg).unwrap_or_default();
-            let canon = arg
-                .trim_start_matches('-')
-                .split([' ', '='])
-                .next()
-                .unwrap_or("");
-            let val = value(ContextKind::InvalidValue).unwrap_or_default();
-            match std::error::Error::source(e) {
-                Some(why) => format!("invalid value '{val}' for '{}': {why}", shown(canon)),
-                None => format!("invalid value '{val}' for '{}'", shown(canon)),
-            }
-        }
-        _ => {
-            // Not expected after normalize; keep clap's own first line.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim();
-            format!(
-                "{} (see vigie --help)",
-                first.strip_prefix("error: ").unwrap_or(first)
-            )
-        }
-    }
-}
-
 /// How an argument is shown in `args_line`: as typed, quoted if it would
 /// not read back as one word.
 fn quote(arg: &str) -> String {
@@ -850,889 +1274,220 @@ fn quote(arg: &str) -> String {
     q
 }
 
-/// Parses a command line; `args[0]` is the program name.
-pub fn parse(args: Vec<OsString>) -> Result<Command, ArgError> {
-    let mut words = Vec::with_capacity(args.len());
-    for a in &args {
-        match a.to_str() {
-            Some(s) => words.push(s.to_string()),
-            None => {
-                return err(format!(
+/// The arguments as UTF-8 strings.
+pub fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, ArgError> {
+    args.into_iter()
+        .map(|a| {
+            a.into_string().map_err(|a| {
+                ArgError(format!(
                     "argument {} is not valid UTF-8",
                     a.to_string_lossy()
                 ))
-            }
-        }
-    }
-    let args_line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
-    let rest = words.get(1..).unwrap_or(&[]);
-    let mut argv = vec!["vigie".to_string()];
-    argv.extend(normalize(rest)?);
-    let raw = Raw::try_parse_from(argv).map_err(|e| ArgError(clap_line(&e)))?;
+            })
+        })
+        .collect()
+}
 
-    if raw.help {
+/// Parses a command line; `args[0]` is the program name.
+#[cfg(test)]
+pub fn parse(args: Vec<OsString>) -> Result<Command, ArgError> {
+    let words = utf8_args(args)?;
+    parse_words(&words)
+}
+
+/// [`parse`] of words already read.
+pub fn parse_words(words: &[String]) -> Result<Command, ArgError> {
+    let rest = words.get(1..).unwrap_or(&[]);
+    let mut c = Cmd::default();
+    let seen = TABLE.parse(rest, &mut c, &mut |c, t| c.o.targets.push(t.to_string()))?;
+    if c.help {
         return Ok(Command::Help(HELP.to_string()));
     }
-    if raw.version {
+    if c.version {
         return Ok(Command::Version(format!(
             "vigie {}\n",
             env!("CARGO_PKG_VERSION")
         )));
     }
-    let chosen: Vec<(Technique, &str)> = TCP_TYPES
-        .into_iter()
-        .zip([
-            raw.syn,
-            raw.connect,
-            raw.fin,
-            raw.null,
-            raw.xmas,
-            raw.ack,
-            raw.window,
-            raw.maimon,
-        ])
-        .filter_map(|(t, on)| on.then_some(t))
-        .collect();
-    let technique = match chosen.as_slice() {
-        [] => None,
-        [(t, _)] => Some(*t),
-        many => {
-            let flags: Vec<&str> = many.iter().map(|(_, f)| *f).collect();
-            return err(format!(
-                "only one TCP scan type at a time ({} given); one TCP type may be combined with -sU",
-                flags.join(", ")
+    if let Some(g) = c.generate {
+        return Ok(Command::Generate(g));
+    }
+    if let Some(file) = c.resume {
+        if seen.flags.len() > 1 || !c.o.targets.is_empty() {
+            return Err(ArgError(
+                "--resume takes no other option or target: the scan's own are in the file".into(),
             ));
         }
+        return Ok(Command::Resume(file));
+    }
+    let mut o = c.o;
+    let mut tcp = c.tcp;
+    tcp.sort_by_key(|t| Technique::ALL.iter().position(|a| a == t));
+    o.technique = match tcp.as_slice() {
+        [] => None,
+        [t] => Some(*t),
+        many => {
+            let flags: Vec<&str> = many.iter().map(|t| t.flag()).collect();
+            return Err(ArgError(format!(
+                "only one TCP scan type at a time ({} given); one TCP type may be combined with -sU",
+                flags.join(", ")
+            )));
+        }
     };
-    if raw.scanflags.is_some() && technique == Some(Technique::Connect) {
-        return err("--scanflags needs a raw TCP scan type; -sT lets the kernel choose the flags");
-    }
-    if raw.scanflags.is_some() && technique.is_none() && raw.udp {
-        return err("--scanflags changes TCP probes; add a TCP scan type (e.g. -sS) next to -sU");
-    }
-    if raw.ping_only && (technique.is_some() || raw.udp) {
-        return err("-sn (host discovery only) cannot be combined with a port scan type");
-    }
-    if raw.rate.is_some() && (raw.min_rate.is_some() || raw.max_rate.is_some()) {
+    check(&o)?;
+    o.argv = rest.to_vec();
+    o.args_line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
+    Ok(Command::Scan(o))
+}
+
+/// Checks that span several flags.
+fn check(o: &Options) -> Result<(), ArgError> {
+    let err = |m: String| Err(ArgError(m));
+    if o.scanflags.is_some() && o.technique == Some(Technique::Connect) {
         return err(
-            "--rate sets a fixed rate; it cannot be combined with --min-rate or --max-rate",
+            "--scanflags needs a raw TCP scan type; -sT lets the kernel choose the flags".into(),
         );
     }
-    if let (Some(lo), Some(hi)) = (raw.min_rate, raw.max_rate) {
+    if o.scanflags.is_some() && o.technique.is_none() && o.udp {
+        return err(
+            "--scanflags changes TCP probes; add a TCP scan type (e.g. -sS) next to -sU".into(),
+        );
+    }
+    if o.ping_only && (o.technique.is_some() || o.udp) {
+        return err("-sn (host discovery only) cannot be combined with a port scan type".into());
+    }
+    if o.rate.is_some() && (o.min_rate.is_some() || o.max_rate.is_some()) {
+        return err(
+            "--rate sets a fixed rate; it cannot be combined with --min-rate or --max-rate".into(),
+        );
+    }
+    if let (Some(lo), Some(hi)) = (o.min_rate, o.max_rate) {
         if lo > hi {
             return err(format!(
                 "--min-rate ({lo}) is greater than --max-rate ({hi})"
             ));
         }
     }
-    if let (Some(lo), Some(hi)) = (raw.min_rtt_timeout, raw.max_rtt_timeout) {
+    if let (Some(lo), Some(hi)) = (o.min_rtt_timeout, o.max_rtt_timeout) {
         if lo > hi {
             return err(format!(
                 "--min-rtt-timeout ({lo:?}) is greater than --max-rtt-timeout ({hi:?})"
             ));
         }
     }
-    if raw.targets.is_empty() && raw.input_list.is_none() {
-        return err("no targets given (see vigie --help)");
+    if o.targets.is_empty() && o.input_list.is_none() {
+        return err("no targets given (see vigie --help)".into());
     }
-    let verbose = raw
-        .verbose
-        .iter()
-        .fold(0u32, |acc, v| acc.saturating_add(*v));
+    Ok(())
+}
 
-    Ok(Command::Scan(Options {
-        technique,
-        udp: raw.udp,
-        scanflags: raw.scanflags,
-        ping_only: raw.ping_only,
-        ping_echo: raw.ping_echo,
-        ping_timestamp: raw.ping_timestamp,
-        ping_mask: raw.ping_mask,
-        ping_syn: raw.ping_syn,
-        ping_ack: raw.ping_ack,
-        ping_udp: raw.ping_udp,
-        ping_arp: raw.ping_arp,
-        disable_arp_ping: raw.disable_arp_ping,
-        send_ip: raw.send_ip,
-        block_probes: raw.block_probes,
-        tx_threads: raw.tx_threads,
-        dns_servers: raw.dns_servers,
-        shard: raw.shard,
-        resume: raw.resume,
-        rate: raw.rate,
-        stats_every: raw.stats_every,
-        ports: raw.ports,
-        fast: raw.fast,
-        top_ports: raw.top_ports,
-        targets: raw.targets,
-        input_list: raw.input_list,
-        exclude: raw.exclude,
-        exclude_file: raw.exclude_file,
-        ipv6: raw.ipv6,
-        no_dns: raw.no_dns,
-        always_dns: raw.always_dns,
-        no_ping: raw.no_ping,
-        timing: raw.timing,
-        min_rate: raw.min_rate,
-        max_rate: raw.max_rate,
-        max_retries: raw.max_retries,
-        host_timeout: raw.host_timeout,
-        initial_rtt_timeout: raw.initial_rtt_timeout,
-        min_rtt_timeout: raw.min_rtt_timeout,
-        max_rtt_timeout: raw.max_rtt_timeout,
-        out_normal: raw.out_normal,
-        out_xml: raw.out_xml,
-        out_grep: raw.out_grep,
-        out_json: raw.out_json,
-        out_all: raw.out_all,
-        verbose: u8::try_from(verbose).unwrap_or(u8::MAX),
-        reason: raw.reason,
-        open: raw.open,
-        seed: raw.seed,
-        servicedb: raw.servicedb,
-        args_line,
-    }))
+// ---- vigie merge ----
+
+/// An output of `vigie merge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeOut {
+    Xml,
+    Json,
+    Normal,
+    Grep,
+}
+
+/// `vigie merge`'s options.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MergeOptions {
+    /// The outputs asked for (kind, path), in order.
+    pub outs: Vec<(MergeOut, String)>,
+    /// The input files.
+    pub files: Vec<String>,
+    pub help: bool,
+}
+
+fn merge_out(o: &mut MergeOptions, kind: MergeOut, path: &str) -> Result<(), String> {
+    o.outs.push((kind, path.to_string()));
+    Ok(())
+}
+
+/// `vigie merge`'s sections.
+pub const MERGE_SECTIONS: &[Section] = &[Section {
+    title: "OUTPUT",
+    intro: "Without an output option the report goes to stdout in the inputs' format;\n\
+            a file name of - means standard output.",
+    outro: "",
+}];
+
+/// `vigie merge`'s flags.
+pub const MERGE: &[Flag<MergeOptions>] = &[
+    Flag::valued(
+        &[Glued("-oX")],
+        "file",
+        Complete::File,
+        0,
+        "XML output",
+        |o, v| merge_out(o, MergeOut::Xml, v),
+    ),
+    Flag::valued(
+        &[Glued("-oJ")],
+        "file",
+        Complete::File,
+        0,
+        "JSON Lines output",
+        |o, v| merge_out(o, MergeOut::Json, v),
+    ),
+    Flag::valued(
+        &[Glued("-oN")],
+        "file",
+        Complete::File,
+        0,
+        "normal output",
+        |o, v| merge_out(o, MergeOut::Normal, v),
+    ),
+    Flag::valued(
+        &[Glued("-oG")],
+        "file",
+        Complete::File,
+        0,
+        "grepable output",
+        |o, v| merge_out(o, MergeOut::Grep, v),
+    ),
+    Flag::switch(
+        &[Word("-h"), Long("--help")],
+        0,
+        "print this help",
+        |o, _| yes(&mut o.help),
+    ),
+];
+
+/// `vigie merge`'s table.
+pub const MERGE_TABLE: Table<MergeOptions> = Table {
+    flags: MERGE,
+    sections: MERGE_SECTIONS,
+    command: "vigie merge",
+};
+
+/// The usage line of `vigie merge`.
+pub const MERGE_USAGE: &str =
+    "usage: vigie merge [-oX|-oJ|-oN|-oG FILE]... FILE... (the -oX or -oJ outputs of the shards)";
+
+/// `vigie merge --help`.
+pub fn merge_help() -> String {
+    render(
+        &MERGE_TABLE,
+        "vigie merge: join the -oX or -oJ outputs of a scan's shards into one report\n\
+         Usage: vigie merge [-oX|-oJ|-oN|-oG <file>]... <file>...\n",
+        "",
+    )
+}
+
+/// Parses `vigie merge`'s arguments (after the word `merge`).
+pub fn parse_merge(args: &[String]) -> Result<MergeOptions, ArgError> {
+    let mut o = MergeOptions::default();
+    MERGE_TABLE.parse(args, &mut o, &mut |o, f| o.files.push(f.to_string()))?;
+    if o.files.is_empty() && !o.help {
+        return Err(ArgError(MERGE_USAGE.into()));
+    }
+    Ok(o)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(args: &[&str]) -> Result<Command, ArgError> {
-        let mut v = vec![OsString::from("vigie")];
-        v.extend(args.iter().map(OsString::from));
-        parse(v)
-    }
-
-    /// Parses a scan command line (a target is appended).
-    fn opts(args: &[&str]) -> Options {
-        let mut v = args.to_vec();
-        v.push("127.0.0.1");
-        match run(&v) {
-            Ok(Command::Scan(o)) => o,
-            other => panic!("{args:?}: expected a scan, got {other:?}"),
-        }
-    }
-
-    fn fail(args: &[&str]) -> String {
-        match run(args) {
-            Err(e) => e.0,
-            Ok(c) => panic!("{args:?}: expected an error, got {c:?}"),
-        }
-    }
-
-    #[test]
-    fn minimal_line_gives_defaults() {
-        let o = opts(&[]);
-        assert_eq!(
-            o,
-            Options {
-                targets: vec!["127.0.0.1".into()],
-                args_line: "vigie 127.0.0.1".into(),
-                ..Options::default()
-            }
-        );
-    }
-
-    #[test]
-    fn every_flag_at_once() {
-        let o = opts(&[
-            "-sS",
-            "-p22,80",
-            "--top-ports",
-            "10",
-            "-F",
-            "-iL",
-            "list.txt",
-            "--exclude",
-            "198.18.0.5,198.18.0.6",
-            "--exclude",
-            "198.18.0.7",
-            "--excludefile",
-            "ex.txt",
-            "-6",
-            "-n",
-            "-R",
-            "-Pn",
-            "-T4",
-            "--min-rate",
-            "100",
-            "--max-rate",
-            "2500.5",
-            "--max-retries",
-            "3",
-            "--host-timeout",
-            "30s",
-            "--initial-rtt-timeout",
-            "1s",
-            "--min-rtt-timeout",
-            "100ms",
-            "--max-rtt-timeout",
-            "2s",
-            "-oN",
-            "a.nmap",
-            "-oX",
-            "a.xml",
-            "-oG",
-            "a.gnmap",
-            "-oJ",
-            "a.jsonl",
-            "-oA",
-            "base",
-            "-vv",
-            "--reason",
-            "--open",
-            "--seed",
-            "42",
-            "--servicedb",
-            "svc.txt",
-        ]);
-        let expected = Options {
-            technique: Some(Technique::Syn),
-            udp: false,
-            scanflags: None,
-            ping_only: false,
-            ping_echo: false,
-            ping_timestamp: false,
-            ping_mask: false,
-            ping_syn: None,
-            ping_ack: None,
-            ping_udp: None,
-            ping_arp: false,
-            disable_arp_ping: false,
-            send_ip: false,
-            block_probes: None,
-            tx_threads: None,
-            dns_servers: vec![],
-            shard: None,
-            resume: None,
-            rate: None,
-            stats_every: None,
-            ports: Some("22,80".into()),
-            fast: true,
-            top_ports: Some(10),
-            targets: vec!["127.0.0.1".into()],
-            input_list: Some(PathBuf::from("list.txt")),
-            exclude: vec!["198.18.0.5,198.18.0.6".into(), "198.18.0.7".into()],
-            exclude_file: Some(PathBuf::from("ex.txt")),
-            ipv6: true,
-            no_dns: true,
-            always_dns: true,
-            no_ping: true,
-            timing: Some(4),
-            min_rate: Some(100.0),
-            max_rate: Some(2500.5),
-            max_retries: Some(3),
-            host_timeout: Some(Duration::from_secs(30)),
-            initial_rtt_timeout: Some(Duration::from_secs(1)),
-            min_rtt_timeout: Some(Duration::from_millis(100)),
-            max_rtt_timeout: Some(Duration::from_secs(2)),
-            out_normal: Some("a.nmap".into()),
-            out_xml: Some("a.xml".into()),
-            out_grep: Some("a.gnmap".into()),
-            out_json: Some("a.jsonl".into()),
-            out_all: Some("base".into()),
-            verbose: 2,
-            reason: true,
-            open: true,
-            seed: Some(42),
-            servicedb: Some(PathBuf::from("svc.txt")),
-            args_line: "vigie -sS -p22,80 --top-ports 10 -F -iL list.txt --exclude \
-                        198.18.0.5,198.18.0.6 --exclude 198.18.0.7 --excludefile ex.txt -6 -n -R \
-                        -Pn -T4 --min-rate 100 --max-rate 2500.5 --max-retries 3 --host-timeout \
-                        30s --initial-rtt-timeout 1s --min-rtt-timeout 100ms --max-rtt-timeout 2s \
-                        -oN a.nmap -oX a.xml -oG a.gnmap -oJ a.jsonl -oA base -vv --reason --open \
-                        --seed 42 --servicedb svc.txt 127.0.0.1"
-                .into(),
-        };
-        assert_eq!(o, expected);
-    }
-
-    #[test]
-    fn scan_types() {
-        assert_eq!(opts(&["-sS"]).technique, Some(Technique::Syn));
-        assert_eq!(opts(&["-sT"]).technique, Some(Technique::Connect));
-        assert_eq!(opts(&["-sT", "-sT"]).technique, Some(Technique::Connect));
-        assert_eq!(opts(&[]).technique, None);
-        for (flag, t) in TCP_TYPES.iter().map(|(t, f)| (*f, *t)) {
-            assert_eq!(opts(&[flag]).technique, Some(t), "{flag}");
-        }
-        let both = opts(&["-sU", "-sF"]);
-        assert_eq!((both.technique, both.udp), (Some(Technique::Fin), true));
-        let udp = opts(&["-sU"]);
-        assert_eq!((udp.technique, udp.udp), (None, true));
-        let msg = "only one TCP scan type at a time (-sS, -sT given); one TCP type may be combined with -sU";
-        assert_eq!(fail(&["-sS", "-sT", "127.0.0.1"]), msg);
-        assert_eq!(fail(&["-sT", "127.0.0.1", "-sS"]), msg);
-        assert_eq!(
-            fail(&["-sF", "-sX", "-sA", "127.0.0.1"]),
-            "only one TCP scan type at a time (-sF, -sX, -sA given); one TCP type may be combined with -sU"
-        );
-        assert_eq!(
-            fail(&["-sn", "-sS", "127.0.0.1"]),
-            "-sn (host discovery only) cannot be combined with a port scan type"
-        );
-    }
-
-    #[test]
-    fn scanflags() {
-        assert_eq!(opts(&["--scanflags", "SYNFIN"]).scanflags, Some(0x003));
-        assert_eq!(opts(&["--scanflags=urgpshfin"]).scanflags, Some(0x029));
-        assert_eq!(
-            opts(&["-scanflags", "ACKURG", "-sA"]).scanflags,
-            Some(0x030)
-        );
-        assert_eq!(opts(&["--scanflags", "18"]).scanflags, Some(18));
-        assert_eq!(opts(&["--scanflags", "0x1ff"]).scanflags, Some(0x1ff));
-        assert_eq!(opts(&["--scanflags", "0"]).scanflags, Some(0));
-        assert_eq!(opts(&["--scanflags", "ECECWRNS"]).scanflags, Some(0x1c0));
-        for bad in ["SYNFOO", "512", "0x200", "S", "-1"] {
-            let msg = fail(&["--scanflags", bad, "127.0.0.1"]);
-            assert!(msg.starts_with("invalid value"), "{bad}: {msg}");
-            assert!(msg.contains("SYNFIN"), "{bad}: {msg}");
-        }
-        assert_eq!(
-            fail(&["--scanflags", "SYN", "-sT", "127.0.0.1"]),
-            "--scanflags needs a raw TCP scan type; -sT lets the kernel choose the flags"
-        );
-    }
-
-    #[test]
-    fn discovery_and_engine_flags() {
-        let o = opts(&[
-            "-sn",
-            "-PE",
-            "-PP",
-            "-PM",
-            "-PS",
-            "-PA22,443",
-            "-PU53",
-            "-PR",
-            "--disable-arp-ping",
-        ]);
-        assert!(
-            o.ping_only
-                && o.ping_echo
-                && o.ping_timestamp
-                && o.ping_mask
-                && o.ping_arp
-                && o.disable_arp_ping
-        );
-        assert_eq!(o.ping_syn.as_deref(), Some("80"));
-        assert_eq!(o.ping_ack.as_deref(), Some("22,443"));
-        assert_eq!(o.ping_udp.as_deref(), Some("53"));
-        assert_eq!(opts(&["-PU"]).ping_udp.as_deref(), Some("40125"));
-        let o = opts(&[
-            "--shard",
-            "1/4",
-            "--rate",
-            "5000",
-            "--stats-every",
-            "2s",
-            "--resume",
-            "r.json",
-            "--dns-servers",
-            "198.18.0.53",
-        ]);
-        assert_eq!(o.shard, Some((1, 4)));
-        assert_eq!(o.rate, Some(5000.0));
-        assert_eq!(o.stats_every, Some(Duration::from_secs(2)));
-        assert_eq!(o.resume.as_deref(), Some(std::path::Path::new("r.json")));
-        assert_eq!(o.dns_servers, vec!["198.18.0.53".to_string()]);
-        for bad in ["4/4", "1/0", "x/2", "1", "-1/2"] {
-            assert!(
-                fail(&["--shard", bad, "127.0.0.1"]).contains("expected i/N"),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            fail(&["--rate", "10", "--max-rate", "20", "127.0.0.1"]),
-            "--rate sets a fixed rate; it cannot be combined with --min-rate or --max-rate"
-        );
-    }
-
-    #[test]
-    fn unknown_options() {
-        assert_eq!(
-            fail(&["-sZ", "127.0.0.1"]),
-            "unknown option '-sZ' (see vigie --help)"
-        );
-        assert_eq!(
-            fail(&["--bogus", "127.0.0.1"]),
-            "unknown option '--bogus' (see vigie --help)"
-        );
-        assert_eq!(
-            fail(&["--bogus=1", "127.0.0.1"]),
-            "unknown option '--bogus' (see vigie --help)"
-        );
-        assert_eq!(fail(&["-x"]), "unknown option '-x' (see vigie --help)");
-        assert_eq!(fail(&["-vx"]), "unknown option '-vx' (see vigie --help)");
-        assert_eq!(
-            fail(&["-iLfile"]),
-            "unknown option '-iLfile' (see vigie --help)"
-        );
-        // The single-dash spellings do not take two dashes.
-        assert_eq!(
-            fail(&["--sS", "127.0.0.1"]),
-            "unknown option '--sS' (see vigie --help)"
-        );
-        assert_eq!(
-            fail(&["--p", "22"]),
-            "unknown option '--p' (see vigie --help)"
-        );
-        // clap's own names are not ours.
-        assert_eq!(
-            fail(&["--syn"]),
-            "unknown option '--syn' (see vigie --help)"
-        );
-        assert_eq!(
-            fail(&["--ports=22"]),
-            "unknown option '--ports' (see vigie --help)"
-        );
-    }
-
-    #[test]
-    fn ports_spellings() {
-        assert_eq!(opts(&["-p22"]).ports.as_deref(), Some("22"));
-        assert_eq!(opts(&["-p", "22"]).ports.as_deref(), Some("22"));
-        assert_eq!(opts(&["-p-"]).ports.as_deref(), Some("-"));
-        assert_eq!(opts(&["-p", "-"]).ports.as_deref(), Some("-"));
-        assert_eq!(
-            opts(&["-p", "1-1024,U:53"]).ports.as_deref(),
-            Some("1-1024,U:53")
-        );
-        assert_eq!(opts(&["-p-1024"]).ports.as_deref(), Some("-1024"));
-        // The value is taken as it is, even when it looks like an option.
-        assert_eq!(opts(&["-p", "-sS"]).ports.as_deref(), Some("-sS"));
-        // Port syntax is not checked here.
-        assert_eq!(opts(&["-p", "70000"]).ports.as_deref(), Some("70000"));
-        // The last one wins, as in nmap.
-        assert_eq!(opts(&["-p", "22", "-p80"]).ports.as_deref(), Some("80"));
-        assert_eq!(fail(&["127.0.0.1", "-p"]), "option '-p' needs a value");
-        assert_eq!(
-            fail(&["-p", "", "127.0.0.1"]),
-            "option '-p' needs a value, not an empty string"
-        );
-    }
-
-    #[test]
-    fn fast_and_top_ports() {
-        assert!(opts(&["-F"]).fast);
-        assert!(!opts(&[]).fast);
-        assert_eq!(opts(&["--top-ports", "100"]).top_ports, Some(100));
-        assert_eq!(opts(&["--top-ports=100"]).top_ports, Some(100));
-        assert_eq!(opts(&["-top-ports", "7"]).top_ports, Some(7));
-        assert_eq!(opts(&["-top-ports=65535"]).top_ports, Some(65535));
-        assert_eq!(
-            fail(&["--top-ports", "0", "127.0.0.1"]),
-            "invalid value '0' for '--top-ports': must be at least 1"
-        );
-        assert_eq!(
-            fail(&["--top-ports", "ten", "127.0.0.1"]),
-            "invalid value 'ten' for '--top-ports': expected a whole number"
-        );
-        assert_eq!(
-            fail(&["--top-ports", "-5", "127.0.0.1"]),
-            "invalid value '-5' for '--top-ports': expected a whole number"
-        );
-        assert_eq!(
-            fail(&["127.0.0.1", "--top-ports"]),
-            "option '--top-ports' needs a value"
-        );
-        assert_eq!(
-            fail(&["--top-ports=", "127.0.0.1"]),
-            "option '--top-ports' needs a value, not an empty string"
-        );
-    }
-
-    #[test]
-    fn target_options() {
-        let o = opts(&["198.18.0.0/24", "fd00::1"]);
-        assert_eq!(o.targets, ["198.18.0.0/24", "fd00::1", "127.0.0.1"]);
-        let o = opts(&["--", "-odd-name"]);
-        assert_eq!(o.targets, ["-odd-name", "127.0.0.1"]);
-
-        match run(&["-iL", "targets.txt"]) {
-            Ok(Command::Scan(o)) => {
-                assert_eq!(o.input_list, Some(PathBuf::from("targets.txt")));
-                assert!(o.targets.is_empty());
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(opts(&["-iL", "-"]).input_list, Some(PathBuf::from("-")));
-        assert_eq!(opts(&["--iL=x"]).input_list, Some(PathBuf::from("x")));
-        assert_eq!(
-            opts(&["--exclude", "a,b", "-exclude=c"]).exclude,
-            ["a,b", "c"]
-        );
-        assert_eq!(
-            opts(&["--excludefile", "ex"]).exclude_file,
-            Some(PathBuf::from("ex"))
-        );
-        assert_eq!(
-            opts(&["-excludefile=ex2"]).exclude_file,
-            Some(PathBuf::from("ex2"))
-        );
-        assert!(opts(&["-6"]).ipv6);
-        assert!(opts(&["-n"]).no_dns);
-        assert!(opts(&["-R"]).always_dns);
-        assert!(opts(&["-Pn"]).no_ping);
-        assert!(opts(&["-PN"]).no_ping);
-        let o = opts(&[]);
-        assert!(!o.ipv6 && !o.no_dns && !o.always_dns && !o.no_ping);
-        assert_eq!(fail(&["-iL"]), "option '-iL' needs a value");
-    }
-
-    #[test]
-    fn no_targets() {
-        assert_eq!(fail(&[]), "no targets given (see vigie --help)");
-        assert_eq!(
-            fail(&["-sT", "-p", "22", "-n"]),
-            "no targets given (see vigie --help)"
-        );
-        assert_eq!(
-            fail(&["--exclude", "127.0.0.1"]),
-            "no targets given (see vigie --help)"
-        );
-    }
-
-    #[test]
-    fn timing_templates() {
-        for (i, name) in TEMPLATES.iter().enumerate() {
-            assert_eq!(opts(&[&format!("-T{i}")]).timing, Some(i as u8));
-            assert_eq!(opts(&["-T", &i.to_string()]).timing, Some(i as u8));
-            assert_eq!(opts(&[&format!("-T{name}")]).timing, Some(i as u8));
-        }
-        assert_eq!(opts(&["-TAggressive"]).timing, Some(4));
-        assert_eq!(opts(&["-T", "INSANE"]).timing, Some(5));
-        assert_eq!(opts(&[]).timing, None);
-        let msg = "expected 0 to 5 or paranoid|sneaky|polite|normal|aggressive|insane";
-        assert_eq!(
-            fail(&["-T9", "127.0.0.1"]),
-            format!("invalid value '9' for '-T': {msg}")
-        );
-        assert_eq!(
-            fail(&["-T6", "127.0.0.1"]),
-            format!("invalid value '6' for '-T': {msg}")
-        );
-        assert_eq!(
-            fail(&["-Tfast", "127.0.0.1"]),
-            format!("invalid value 'fast' for '-T': {msg}")
-        );
-        assert_eq!(fail(&["127.0.0.1", "-T"]), "option '-T' needs a value");
-    }
-
-    #[test]
-    fn rates() {
-        let o = opts(&["--min-rate", "1000", "--max-rate=1e4"]);
-        assert_eq!((o.min_rate, o.max_rate), (Some(1000.0), Some(10000.0)));
-        assert_eq!(opts(&["--min-rate", "0.5"]).min_rate, Some(0.5));
-        let o = opts(&["--min-rate", "50", "--max-rate", "50"]);
-        assert_eq!((o.min_rate, o.max_rate), (Some(50.0), Some(50.0)));
-        assert_eq!(
-            fail(&["--max-rate", "0", "127.0.0.1"]),
-            "invalid value '0' for '--max-rate': must be greater than 0"
-        );
-        assert_eq!(
-            fail(&["--min-rate", "-3", "127.0.0.1"]),
-            "invalid value '-3' for '--min-rate': must be greater than 0"
-        );
-        assert_eq!(
-            fail(&["--min-rate", "inf", "127.0.0.1"]),
-            "invalid value 'inf' for '--min-rate': expected a number of packets per second"
-        );
-        assert_eq!(
-            fail(&["--max-rate", "fast", "127.0.0.1"]),
-            "invalid value 'fast' for '--max-rate': expected a number of packets per second"
-        );
-        assert_eq!(
-            fail(&["--min-rate", "2000", "--max-rate", "1000", "127.0.0.1"]),
-            "--min-rate (2000) is greater than --max-rate (1000)"
-        );
-    }
-
-    #[test]
-    fn retries_and_seed() {
-        assert_eq!(opts(&["--max-retries", "0"]).max_retries, Some(0));
-        assert_eq!(opts(&["--max-retries=10"]).max_retries, Some(10));
-        assert_eq!(
-            fail(&["--max-retries", "-1", "127.0.0.1"]),
-            "invalid value '-1' for '--max-retries': expected a whole number"
-        );
-        assert_eq!(
-            opts(&["--seed", "18446744073709551615"]).seed,
-            Some(u64::MAX)
-        );
-        assert_eq!(opts(&["-seed", "0"]).seed, Some(0));
-        assert_eq!(
-            fail(&["--seed", "18446744073709551616", "127.0.0.1"]),
-            "invalid value '18446744073709551616' for '--seed': \
-             expected a whole number from 0 to 18446744073709551615"
-        );
-    }
-
-    #[test]
-    fn time_options() {
-        let o = opts(&[
-            "--host-timeout",
-            "2m",
-            "--initial-rtt-timeout",
-            "250ms",
-            "--min-rtt-timeout=0.1",
-            "-max-rtt-timeout",
-            "3",
-        ]);
-        assert_eq!(o.host_timeout, Some(Duration::from_secs(120)));
-        assert_eq!(o.initial_rtt_timeout, Some(Duration::from_millis(250)));
-        assert_eq!(o.min_rtt_timeout, Some(Duration::from_millis(100)));
-        assert_eq!(o.max_rtt_timeout, Some(Duration::from_secs(3)));
-        assert_eq!(
-            opts(&["--host-timeout", "0"]).host_timeout,
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            fail(&["--max-rtt-timeout", "0ms", "127.0.0.1"]),
-            "invalid value '0ms' for '--max-rtt-timeout': must be greater than 0"
-        );
-        assert_eq!(
-            fail(&["--host-timeout", "10x", "127.0.0.1"]),
-            "invalid value '10x' for '--host-timeout': invalid time '10x' (use e.g. 500ms, 30s, 5m, 2h)"
-        );
-        assert_eq!(
-            fail(&[
-                "--min-rtt-timeout",
-                "2s",
-                "--max-rtt-timeout",
-                "1s",
-                "127.0.0.1"
-            ]),
-            "--min-rtt-timeout (2s) is greater than --max-rtt-timeout (1s)"
-        );
-    }
-
-    #[test]
-    fn time_specs() {
-        let ok = [
-            ("500ms", Duration::from_millis(500)),
-            ("30s", Duration::from_secs(30)),
-            ("30", Duration::from_secs(30)),
-            ("5m", Duration::from_secs(300)),
-            ("2h", Duration::from_secs(7200)),
-            ("0", Duration::ZERO),
-            ("1.5s", Duration::from_millis(1500)),
-            ("0.3", Duration::from_millis(300)),
-            (".5", Duration::from_millis(500)),
-            ("5.", Duration::from_secs(5)),
-            ("0.25h", Duration::from_secs(900)),
-            ("1.5ms", Duration::from_micros(1500)),
-            ("0.0000000019", Duration::from_nanos(1)),
-            ("007s", Duration::from_secs(7)),
-        ];
-        for (s, d) in ok {
-            assert_eq!(parse_time(s), Ok(d), "{s}");
-        }
-        for s in [
-            "",
-            ".",
-            "s",
-            "ms",
-            "abc",
-            "5x",
-            "5 s",
-            "-1",
-            "+1",
-            "1.2.3",
-            "1e3",
-            "5S",
-            "5sec",
-            "99999999999999999999999999999999999999999h",
-        ] {
-            assert_eq!(
-                parse_time(s),
-                Err(ArgError(format!(
-                    "invalid time '{s}' (use e.g. 500ms, 30s, 5m, 2h)"
-                ))),
-                "{s}"
-            );
-        }
-    }
-
-    #[test]
-    fn outputs() {
-        let o = opts(&[
-            "-oN", "n.txt", "-oXx.xml", "-oG-", "-oJ", "j.jsonl", "-oAbase",
-        ]);
-        assert_eq!(o.out_normal.as_deref(), Some("n.txt"));
-        assert_eq!(o.out_xml.as_deref(), Some("x.xml"));
-        assert_eq!(o.out_grep.as_deref(), Some("-"));
-        assert_eq!(o.out_json.as_deref(), Some("j.jsonl"));
-        assert_eq!(o.out_all.as_deref(), Some("base"));
-        assert_eq!(opts(&["-oX", "-"]).out_xml.as_deref(), Some("-"));
-        assert_eq!(fail(&["127.0.0.1", "-oX"]), "option '-oX' needs a value");
-        assert_eq!(
-            fail(&["-oZ", "f", "127.0.0.1"]),
-            "unknown option '-oZ' (see vigie --help)"
-        );
-        assert!(opts(&["--reason"]).reason);
-        assert!(opts(&["-reason"]).reason);
-        assert!(opts(&["--open"]).open);
-        assert!(opts(&["-open"]).open);
-        assert_eq!(fail(&["--open=yes"]), "option '--open' takes no value");
-        assert_eq!(
-            opts(&["--servicedb", "s"]).servicedb,
-            Some(PathBuf::from("s"))
-        );
-    }
-
-    #[test]
-    fn verbosity_levels() {
-        let cases: [(&[&str], u8); 8] = [
-            (&[], 0),
-            (&["-v"], 1),
-            (&["-vv"], 2),
-            (&["-vvv"], 3),
-            (&["-v3"], 3),
-            (&["-v", "-v"], 2),
-            (&["-vv", "-v2"], 4),
-            (&["-v99999999999"], 255),
-        ];
-        for (args, level) in cases {
-            assert_eq!(opts(args).verbose, level, "{args:?}");
-        }
-    }
-
-    #[test]
-    fn help_and_version() {
-        for h in ["-h", "--help", "-help"] {
-            assert_eq!(run(&[h]), Ok(Command::Help(HELP.to_string())));
-        }
-        // Help needs no target and wins over the other options.
-        assert_eq!(
-            run(&["-sS", "-p", "22", "-h"]),
-            Ok(Command::Help(HELP.to_string()))
-        );
-        let version = format!("vigie {}\n", env!("CARGO_PKG_VERSION"));
-        for v in ["-V", "--version"] {
-            assert_eq!(run(&[v]), Ok(Command::Version(version.clone())));
-        }
-        // Parse errors still come first.
-        assert_eq!(
-            fail(&["--bogus", "-h"]),
-            "unknown option '--bogus' (see vigie --help)"
-        );
-    }
-
-    #[test]
-    fn help_lists_every_flag_and_safe_examples() {
-        for flag in [
-            "-iL",
-            "--exclude ",
-            "--excludefile",
-            "-Pn",
-            "-n:",
-            "-R:",
-            "-6:",
-            "-p ",
-            "-F:",
-            "--top-ports",
-            "--servicedb",
-            "-sS",
-            "-sT",
-            "-sF / -sN / -sX",
-            "-sA:",
-            "-sW:",
-            "-sM:",
-            "--scanflags",
-            "-T<0-5>",
-            "--min-rate",
-            "--max-rate",
-            "--max-retries",
-            "--host-timeout",
-            "--initial-rtt-timeout",
-            "--min-rtt-timeout",
-            "--max-rtt-timeout",
-            "-oN",
-            "-oX",
-            "-oG",
-            "-oJ",
-            "-oA",
-            "-v:",
-            "--reason",
-            "--open",
-            "--seed",
-            "-h, --help",
-            "-V, --version",
-        ] {
-            assert!(HELP.contains(flag), "HELP lacks {flag}");
-        }
-        for section in [
-            "TARGET SPECIFICATION:",
-            "PORT SPECIFICATION:",
-            "SCAN TECHNIQUES:",
-            "TIMING:",
-            "OUTPUT:",
-            "MISC:",
-            "EXAMPLES:",
-        ] {
-            assert_eq!(
-                HELP.lines().filter(|l| *l == section).count(),
-                1,
-                "{section}"
-            );
-        }
-        let examples: Vec<&str> = HELP
-            .lines()
-            .skip_while(|l| *l != "EXAMPLES:")
-            .filter(|l| l.trim_start().starts_with("vigie "))
-            .collect();
-        assert!(examples.len() >= 2);
-        for ex in examples {
-            let target = ex.split_whitespace().last().unwrap_or("");
-            assert!(
-                target == "127.0.0.1"
-                    || target.starts_with("198.18.0.")
-                    || target.starts_with("fd00:"),
-                "unsafe example target in {ex}"
-            );
-            // Every example parses.
-            let args: Vec<&str> = ex.split_whitespace().skip(1).collect();
-            assert!(matches!(run(&args), Ok(Command::Scan(_))), "{ex}");
-        }
-    }
-
-    #[test]
-    fn args_line_quotes_what_needs_it() {
-        let o = opts(&["-p", "22, 80", "", "-oN", "it's", "a\"b$\\"]);
-        assert_eq!(
-            o.args_line,
-            r#"vigie -p "22, 80" "" -oN "it's" "a\"b\$\\" 127.0.0.1"#
-        );
-    }
-
-    #[test]
-    fn empty_exclude_is_an_error() {
-        assert_eq!(
-            fail(&["--exclude", "", "127.0.0.1"]),
-            "option '--exclude' needs a value, not an empty string"
-        );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn non_utf8_argument() {
-        use std::os::unix::ffi::OsStringExt;
-        let args = vec![
-            OsString::from("vigie"),
-            OsString::from_vec(vec![b'1', 0xff]),
-        ];
-        assert_eq!(
-            parse(args),
-            Err(ArgError("argument 1\u{fffd} is not valid UTF-8".into()))
-        );
-    }
-
-    #[test]
-    fn error_display_is_the_line() {
-        assert_eq!(ArgError("x y".into()).to_string(), "x y");
-    }
-}
+#[path = "args_tests.rs"]
+mod tests;

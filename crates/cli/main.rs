@@ -1,6 +1,7 @@
 //! vigie: nmap-spelled flags → a scan plan → the engine → the sinks.
 
 mod args;
+mod generate;
 mod merge;
 mod progress;
 mod resume;
@@ -68,31 +69,47 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, Fail> {
-    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).is_some_and(|a| a == "merge") {
-        let files: Vec<String> = argv[2..]
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        merge::run(&files)?;
+    let words = args::utf8_args(std::env::args_os().collect()).map_err(|e| usage(e.0))?;
+    if words.get(1).is_some_and(|a| a == "merge") {
+        merge::run(&words[2..])?;
         return Ok(ExitCode::SUCCESS);
     }
-    let resumed = load_resume(&mut argv)?;
-    let opts = match args::parse(argv).map_err(|e| usage(e.0))? {
-        args::Command::Help(text) => {
+    let mut resumed = None;
+    let mut command = args::parse_words(&words).map_err(|e| usage(e.0))?;
+    if let args::Command::Resume(file) = &command {
+        let state = load_resume(file)?;
+        let mut again = vec![words[0].clone()];
+        again.extend(state.args.iter().cloned());
+        command = match args::parse_words(&again) {
+            Ok(c @ args::Command::Scan(_)) => c,
+            Ok(_) => {
+                return Err(usage(format!(
+                    "{}: the arguments kept there are not a scan",
+                    file.display()
+                )))
+            }
+            Err(e) => return Err(usage(format!("{}: {e}", file.display()))),
+        };
+        resumed = Some(state);
+    }
+    let opts = match command {
+        args::Command::Help(text) | args::Command::Version(text) => {
             print_and_exit(&text);
             return Ok(ExitCode::SUCCESS);
         }
-        args::Command::Version(text) => {
-            print_and_exit(&text);
+        args::Command::Generate(g) => {
+            print_and_exit(&generate::generate(g));
             return Ok(ExitCode::SUCCESS);
         }
         args::Command::Scan(o) => o,
+        // Replaced above by the scan the file holds.
+        args::Command::Resume(f) => {
+            return Err(usage(format!("{}: not a scan to resume", f.display())))
+        }
     };
 
     let db = load_services(&opts)?;
     let targets = target_set(&opts)?;
-    refuse_unimplemented(&opts)?;
     let raw_ok = vigie_netio::caps::has_net_raw();
     let scans = scan_types(&opts, raw_ok)?;
     let ports = port_lists(&opts, &db, &scans)?;
@@ -167,7 +184,7 @@ fn run() -> Result<ExitCode, Fail> {
                 technique: p.technique,
                 proto: p.technique.proto(),
                 ports: p.ports.clone(),
-                scanflags: p.scanflags.map(flag_names),
+                scanflags: p.scanflags.map(TcpFlags::names),
             })
             .collect(),
         verbose: opts.verbose,
@@ -218,29 +235,10 @@ fn install_stop_handler(stop: Stop) {
 }
 
 /// `--resume FILE`: the run's arguments and seed come from the file.
-fn load_resume(argv: &mut Vec<std::ffi::OsString>) -> Result<Option<resume::ResumeState>, Fail> {
-    let mut file = None;
-    for (i, a) in argv.iter().enumerate().skip(1) {
-        let a = a.to_string_lossy();
-        if a == "--resume" {
-            file = Some(
-                argv.get(i + 1)
-                    .ok_or_else(|| usage("--resume needs a file"))?
-                    .clone(),
-            );
-        } else if let Some(f) = a.strip_prefix("--resume=") {
-            file = Some(f.into());
-        }
-    }
-    let Some(file) = file else { return Ok(None) };
-    let path = Path::new(&file);
+fn load_resume(path: &Path) -> Result<resume::ResumeState, Fail> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read resume file {}: {e}", path.display())))?;
-    let state = resume::ResumeState::from_json(&text)
-        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    argv.truncate(1);
-    argv.extend(state.args.iter().map(Into::into));
-    Ok(Some(state))
+    resume::ResumeState::from_json(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
 /// The scans a run makes, in order: at most one TCP type, then UDP.
@@ -249,7 +247,7 @@ fn scan_types(opts: &args::Options, raw_ok: bool) -> Result<Vec<Technique>, Fail
         Some(t) if t.is_raw() && !raw_ok => {
             return Err(Fail::Runtime(format!(
                 "{} needs raw sockets (CAP_NET_RAW; run as root), or use -sT",
-                scan_flag(t)
+                t.flag()
             )))
         }
         Some(t) => Some(t),
@@ -349,56 +347,6 @@ fn ping_ports(spec: Option<&str>, flag: &str) -> Result<Vec<u16>, Fail> {
         }
     }
     Ok(out)
-}
-
-/// The command-line flag that picks a technique.
-fn scan_flag(t: Technique) -> &'static str {
-    match t {
-        Technique::Syn => "-sS",
-        Technique::Connect => "-sT",
-        Technique::Fin => "-sF",
-        Technique::Null => "-sN",
-        Technique::Xmas => "-sX",
-        Technique::Ack => "-sA",
-        Technique::Window => "-sW",
-        Technique::Maimon => "-sM",
-        Technique::Udp => "-sU",
-    }
-}
-
-/// Flags as nmap names them in `--scanflags` (`URGACKPSHRSTSYNFIN` order).
-fn flag_names(f: TcpFlags) -> String {
-    const ORDER: [(TcpFlags, &str); 9] = [
-        (TcpFlags::NS, "NS"),
-        (TcpFlags::CWR, "CWR"),
-        (TcpFlags::ECE, "ECE"),
-        (TcpFlags::URG, "URG"),
-        (TcpFlags::ACK, "ACK"),
-        (TcpFlags::PSH, "PSH"),
-        (TcpFlags::RST, "RST"),
-        (TcpFlags::SYN, "SYN"),
-        (TcpFlags::FIN, "FIN"),
-    ];
-    let names: String = ORDER
-        .iter()
-        .filter(|(bit, _)| f.contains(*bit))
-        .map(|(_, n)| *n)
-        .collect();
-    if names.is_empty() {
-        "NONE".into()
-    } else {
-        names
-    }
-}
-
-/// Options the parser knows but this build cannot act on yet: refused
-/// with one line rather than silently ignored.
-fn refuse_unimplemented(opts: &args::Options) -> Result<(), Fail> {
-    let pending = [(!opts.dns_servers.is_empty(), "--dns-servers")];
-    match pending.iter().find(|(given, _)| *given) {
-        Some((_, what)) => Err(usage(format!("{what} is not supported yet"))),
-        None => Ok(()),
-    }
 }
 
 /// Writes to the sinks; a closed pipe ends output quietly, as for `| head`.

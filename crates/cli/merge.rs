@@ -13,52 +13,7 @@ use vigie_report::{
 
 use super::{create, usage, Fail};
 
-const USAGE: &str =
-    "usage: vigie merge [-oX|-oJ|-oN|-oG FILE]... FILE... (the -oX or -oJ outputs of the shards)";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Out {
-    Xml,
-    Json,
-    Normal,
-    Grep,
-}
-
-/// The outputs asked for (kind, path) and the input files.
-type Parsed = (Vec<(Out, String)>, Vec<String>);
-
-/// Split `vigie merge`'s arguments into outputs and input files.
-fn parse_args(args: &[String]) -> Result<Parsed, String> {
-    let mut outs = Vec::new();
-    let mut files = Vec::new();
-    let mut it = args.iter();
-    let mut only_files = false;
-    while let Some(a) = it.next() {
-        if only_files || a == "-" || !a.starts_with('-') {
-            files.push(a.clone());
-            continue;
-        }
-        let kind = match a.as_str() {
-            "--" => {
-                only_files = true;
-                continue;
-            }
-            "-oX" => Out::Xml,
-            "-oJ" => Out::Json,
-            "-oN" => Out::Normal,
-            "-oG" => Out::Grep,
-            _ => return Err(format!("merge: unknown option {a} ({USAGE})")),
-        };
-        let path = it
-            .next()
-            .ok_or_else(|| format!("merge: {a} needs a file name (- for stdout)"))?;
-        outs.push((kind, path.clone()));
-    }
-    if files.is_empty() {
-        return Err(USAGE.into());
-    }
-    Ok((outs, files))
-}
+use crate::args::{self, MergeOut as Out, MERGE_USAGE as USAGE};
 
 /// Read every input, refuse a mix of formats, merge.
 fn read_all(files: &[String]) -> Result<(Format, Report), String> {
@@ -87,10 +42,24 @@ fn read_all(files: &[String]) -> Result<(Format, Report), String> {
 /// The writers' switches, as the shards were run: `-v` from the recorded
 /// verbosity, `--reason` / `--open` from the recorded command line.
 fn writer_options(report: &Report) -> Options {
-    let has = |flag: &str| report.run.args.split_whitespace().any(|a| a == flag);
+    // The recorded line read back by the scan's own parser (quoted words
+    // split as they were joined); a line it cannot read sets neither.
+    let words: Vec<String> = report
+        .run
+        .args
+        .split_whitespace()
+        .map(|w| w.trim_matches('"').to_string())
+        .collect();
+    let (reason, open_only) = match args::parse_words(&words) {
+        Ok(args::Command::Scan(o)) => (o.reason, o.open),
+        _ => {
+            let has = |flag: &str| words.iter().any(|a| a == flag);
+            (has("--reason"), has("--open"))
+        }
+    };
     Options {
-        reason: has("--reason"),
-        open_only: has("--open"),
+        reason,
+        open_only,
         verbose: report.run.verbose,
     }
 }
@@ -126,7 +95,14 @@ fn without_shard(args: &str) -> String {
 
 /// `vigie merge ARGS...`.
 pub fn run(args: &[String]) -> Result<(), Fail> {
-    let (mut outs, files) = parse_args(args).map_err(usage)?;
+    let parsed = args::parse_merge(args).map_err(|e| usage(format!("merge: {e}")))?;
+    if parsed.help {
+        let help = args::merge_help();
+        let mut out = io::stdout().lock();
+        let _ = io::Write::write_all(&mut out, help.as_bytes());
+        return Ok(());
+    }
+    let (mut outs, files) = (parsed.outs, parsed.files);
     let (kind, mut report) = read_all(&files).map_err(usage)?;
     report.run.args = without_shard(&report.run.args);
     if outs.is_empty() {
@@ -156,10 +132,6 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|a| a.to_string()).collect()
-    }
-
     #[test]
     fn shard_option_dropped_from_the_command_line() {
         assert_eq!(
@@ -173,22 +145,5 @@ mod tests {
             "vigie -oX a--shard 1/2"
         );
         assert_eq!(without_shard("vigie -p 80"), "vigie -p 80");
-    }
-
-    #[test]
-    fn arguments() {
-        let (outs, files) = parse_args(&s(&["-oX", "m.xml", "a", "-oJ", "-", "b"])).unwrap();
-        assert_eq!(
-            outs,
-            vec![(Out::Xml, "m.xml".into()), (Out::Json, "-".into())]
-        );
-        assert_eq!(files, s(&["a", "b"]));
-        let (outs, files) = parse_args(&s(&["--", "-oX"])).unwrap();
-        assert!(outs.is_empty());
-        assert_eq!(files, s(&["-oX"]));
-        assert!(parse_args(&[]).is_err());
-        assert!(parse_args(&s(&["-oX"])).is_err());
-        assert!(parse_args(&s(&["-oX", "m.xml"])).is_err());
-        assert!(parse_args(&s(&["-x", "a"])).is_err());
     }
 }

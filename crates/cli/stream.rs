@@ -113,11 +113,10 @@ impl Sink for ReportSink<'_, '_> {
     }
 
     fn interrupted(&mut self, st: &Interrupted<'_>) -> Result<(), Fail> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
         let path = Path::new(resume::RESUME_FILE);
         resume::write_resume_streamed(
             path,
-            &args,
+            &self.opts.argv,
             self.seed,
             st.block,
             Some(st.block_hosts),

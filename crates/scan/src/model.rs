@@ -57,8 +57,36 @@ impl Technique {
         Technique::Maimon,
     ];
 
+    /// Every technique, in the order messages list them.
+    pub const ALL: [Technique; 9] = [
+        Technique::Syn,
+        Technique::Connect,
+        Technique::Fin,
+        Technique::Null,
+        Technique::Xmas,
+        Technique::Ack,
+        Technique::Window,
+        Technique::Maimon,
+        Technique::Udp,
+    ];
+
+    /// The command-line flag that picks it (nmap's).
+    pub const fn flag(self) -> &'static str {
+        match self {
+            Technique::Syn => "-sS",
+            Technique::Connect => "-sT",
+            Technique::Fin => "-sF",
+            Technique::Null => "-sN",
+            Technique::Xmas => "-sX",
+            Technique::Ack => "-sA",
+            Technique::Window => "-sW",
+            Technique::Maimon => "-sM",
+            Technique::Udp => "-sU",
+        }
+    }
+
     /// nmap's word for the technique, as in `<scaninfo type="…">`.
-    pub fn nmap_name(self) -> &'static str {
+    pub const fn nmap_name(self) -> &'static str {
         match self {
             Technique::Syn => "syn",
             Technique::Connect => "connect",
@@ -73,7 +101,7 @@ impl Technique {
     }
 
     /// Human name, as in "SYN Stealth Scan".
-    pub fn title(self) -> &'static str {
+    pub const fn title(self) -> &'static str {
         match self {
             Technique::Syn => "SYN Stealth Scan",
             Technique::Connect => "Connect Scan",

@@ -26,6 +26,56 @@ impl TcpFlags {
     /// All nine bits.
     pub const ALL: TcpFlags = TcpFlags(0x1ff);
 
+    /// Every flag with nmap's name for it (`--scanflags`, XML
+    /// `scanflags=`), in the order nmap writes them: NS CWR ECE URG ACK PSH
+    /// RST SYN FIN.
+    pub const NAMES: [(TcpFlags, &'static str); 9] = [
+        (TcpFlags::NS, "NS"),
+        (TcpFlags::CWR, "CWR"),
+        (TcpFlags::ECE, "ECE"),
+        (TcpFlags::URG, "URG"),
+        (TcpFlags::ACK, "ACK"),
+        (TcpFlags::PSH, "PSH"),
+        (TcpFlags::RST, "RST"),
+        (TcpFlags::SYN, "SYN"),
+        (TcpFlags::FIN, "FIN"),
+    ];
+
+    /// The flags' names run together (`URGPSHFIN`), `NONE` for no flag.
+    pub fn names(self) -> String {
+        let names: String = TcpFlags::NAMES
+            .iter()
+            .filter(|(bit, _)| self.contains(*bit))
+            .map(|(_, n)| *n)
+            .collect();
+        if names.is_empty() {
+            "NONE".into()
+        } else {
+            names
+        }
+    }
+
+    /// Flag names run together in any order and case (`SYNFIN`,
+    /// `urgpshfin`), as [`TcpFlags::names`] writes them; `None` if any part
+    /// is not a flag's name. `NONE` alone is no flag.
+    pub fn from_names(s: &str) -> Option<TcpFlags> {
+        let upper = s.to_ascii_uppercase();
+        if upper == "NONE" {
+            return Some(TcpFlags::NONE);
+        }
+        let mut rest = upper.as_str();
+        let mut bits = 0u16;
+        if rest.is_empty() {
+            return None;
+        }
+        while !rest.is_empty() {
+            let (bit, name) = TcpFlags::NAMES.iter().find(|(_, n)| rest.starts_with(n))?;
+            bits |= bit.0;
+            rest = &rest[name.len()..];
+        }
+        Some(TcpFlags(bits))
+    }
+
     /// The raw bits (only the low 9 can be set by the constructors here).
     pub const fn bits(self) -> u16 {
         self.0
@@ -463,6 +513,25 @@ impl TcpRepr {
             (IpAddr::V4(s), IpAddr::V4(d)) => seg.fill_checksum_v4(*s, *d),
             (IpAddr::V6(s), IpAddr::V6(d)) => seg.fill_checksum_v6(s, d),
             _ => panic!("TcpRepr::emit: source and destination families differ"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TcpFlags;
+
+    #[test]
+    fn names_read_back() {
+        for bits in 0..=0x1ffu16 {
+            let f = TcpFlags(bits);
+            assert_eq!(TcpFlags::from_names(&f.names()), Some(f), "{bits:#x}");
+        }
+        assert_eq!(TcpFlags(0x029).names(), "URGPSHFIN");
+        assert_eq!(TcpFlags::from_names("synfin"), Some(TcpFlags(0x003)));
+        assert_eq!(TcpFlags::from_names("ECECWRNS"), Some(TcpFlags(0x1c0)));
+        for bad in ["", "SYNFOO", "S", "SYN FIN"] {
+            assert_eq!(TcpFlags::from_names(bad), None, "{bad}");
         }
     }
 }

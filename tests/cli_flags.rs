@@ -1,0 +1,328 @@
+//! The flag table's products, checked from the outside: `--help`, the man
+//! page (`groff -man -ww -z` silent, every flag of `--help` on it), the
+//! completion scripts (`bash -n` / `zsh -n` / `fish -n`, and bash and fish
+//! really offering every long flag), docs/usage.md naming every flag, the
+//! typo suggestions and the nmap options vigie does not have yet.
+//!
+//! Nothing here scans: every run stops at the command line. The runs that
+//! would go on use only loopback, inside an empty network namespace when
+//! one is available.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+#[allow(dead_code)]
+#[path = "../crates/cli/args.rs"]
+mod args;
+
+const VIGIE: &str = env!("CARGO_BIN_EXE_vigie");
+
+fn vigie(args: &[&str]) -> Output {
+    Command::new(VIGIE)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigie")
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = vigie(args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+    assert!(out.stderr.is_empty(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// Runs `sh -c script` with `input` on stdin.
+fn shell(program: &str, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e} (is it installed? .ci/run installs it)"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+/// The flags `--help` shows, as its lines spell them: `-p <ports>` → `-p`,
+/// `-h, --help` → `-h` and `--help`, `-PS[ports]` → `-PS`.
+fn help_flags() -> BTreeSet<String> {
+    let help = stdout_of(&["--help"]);
+    let mut flags = BTreeSet::new();
+    for line in help.lines() {
+        let Some(rest) = line.strip_prefix("  -") else {
+            continue;
+        };
+        let Some((names, _)) = format!("-{rest}")
+            .split_once(": ")
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        else {
+            continue;
+        };
+        for name in names.split(", ") {
+            let name = name.split([' ', '[', '<']).next().unwrap_or("").to_string();
+            if name.len() > 1 {
+                flags.insert(name);
+            }
+        }
+    }
+    flags
+}
+
+#[test]
+fn help_shows_the_table() {
+    let flags = help_flags();
+    // The help is the table's: every listed spelling is there, and nothing
+    // else looks like a flag line.
+    let listed: BTreeSet<String> = args::SCAN
+        .iter()
+        .filter(|f| f.show == args::flags::Show::Listed)
+        .flat_map(|f| f.spell.iter().map(|s| s.text().to_string()))
+        .collect();
+    assert_eq!(flags, listed);
+    assert!(flags.len() > 50, "{flags:?}");
+    for hidden in ["--block-probes", "--tx-threads"] {
+        assert!(!flags.contains(hidden), "{hidden}");
+    }
+}
+
+#[test]
+fn man_page_is_clean_and_complete() {
+    let man = stdout_of(&["--generate", "man"]);
+    let out = shell("groff", &["-man", "-ww", "-z"], &man);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warned");
+    // The page as a reader sees it: every flag of --help is on it.
+    let text = shell("groff", &["-man", "-Tascii", "-P-cbu", "-rLL=200n"], &man);
+    assert_eq!(text.status.code(), Some(0), "{text:?}");
+    let text = String::from_utf8_lossy(&text.stdout).replace('\u{2010}', "-");
+    for flag in help_flags() {
+        let found = text.match_indices(&flag).any(|(i, _)| {
+            !text[i + flag.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
+        });
+        assert!(found, "man page lacks {flag}");
+    }
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OPTIONS",
+        "EXIT STATUS",
+        "EXAMPLES",
+    ] {
+        assert!(text.lines().any(|l| l == section), "no {section} section");
+    }
+    // Also the nmap options that are not here yet, and merge's flags.
+    assert!(text.contains("NMAP OPTIONS NOT IN VIGIE YET"));
+    assert!(text.contains("-sC"));
+    assert!(text.contains("VIGIE MERGE"));
+}
+
+fn long_flags() -> Vec<String> {
+    help_flags()
+        .into_iter()
+        .filter(|f| f.starts_with("--"))
+        .collect()
+}
+
+#[test]
+fn completion_scripts_parse() {
+    for (shell_name, kind) in [
+        ("bash", "complete-bash"),
+        ("zsh", "complete-zsh"),
+        ("fish", "complete-fish"),
+    ] {
+        let script = stdout_of(&["--generate", kind]);
+        let dir = std::env::temp_dir().join(format!(
+            "vigie-complete-{}-{shell_name}",
+            std::process::id()
+        ));
+        std::fs::write(&dir, &script).expect("write script");
+        let out = Command::new(shell_name)
+            .arg("-n")
+            .arg(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{shell_name}: {e} (.ci/run installs it)"));
+        let _ = std::fs::remove_file(&dir);
+        assert!(out.status.success(), "{shell_name} -n: {out:?}");
+        assert!(out.stderr.is_empty(), "{shell_name} -n: {out:?}");
+        for flag in long_flags() {
+            assert!(
+                script.contains(flag.trim_start_matches('-')),
+                "{kind} lacks {flag}"
+            );
+        }
+    }
+    let ps = stdout_of(&["--generate", "complete-powershell"]);
+    for flag in long_flags() {
+        assert!(ps.contains(&format!("'{flag}'")), "powershell lacks {flag}");
+    }
+}
+
+#[test]
+fn bash_offers_every_long_flag() {
+    let script = stdout_of(&["--generate", "complete-bash"]);
+    let probe = format!(
+        "{script}\nCOMP_WORDS=(vigie --); COMP_CWORD=1; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::T; COMP_WORDS=(vigie -T ''); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::merge; COMP_WORDS=(vigie merge -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+    );
+    let out = shell("bash", &["--norc", "-s"], &probe);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split("::");
+    let offered: BTreeSet<&str> = parts.next().unwrap_or("").lines().collect();
+    for flag in long_flags() {
+        assert!(
+            offered.contains(flag.as_str()),
+            "bash does not offer {flag}"
+        );
+    }
+    let timing: Vec<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    assert!(
+        timing.contains(&"4") && timing.contains(&"insane"),
+        "{timing:?}"
+    );
+    let merge: BTreeSet<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    for f in ["-oX", "-oJ", "-oN", "-oG", "--help"] {
+        assert!(merge.contains(f), "merge: {f} not offered: {merge:?}");
+    }
+    assert!(!merge.contains("--top-ports"), "{merge:?}");
+}
+
+#[test]
+fn fish_offers_every_long_flag() {
+    let script = stdout_of(&["--generate", "complete-fish"]);
+    let dir = std::env::temp_dir().join(format!("vigie-fish-{}", std::process::id()));
+    std::fs::write(&dir, &script).expect("write");
+    let cmd = format!("source {}; complete -C 'vigie --'", dir.display());
+    let out = Command::new("fish")
+        .args(["--no-config", "-c", &cmd])
+        .output()
+        .expect("fish (.ci/run installs it)");
+    let _ = std::fs::remove_file(&dir);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let offered: BTreeSet<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
+    for flag in long_flags() {
+        assert!(
+            offered.contains(flag.as_str()),
+            "fish does not offer {flag}: {offered:?}"
+        );
+    }
+}
+
+#[test]
+fn usage_doc_names_every_flag() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/usage.md"))
+        .expect("docs/usage.md");
+    let named = |flag: &str| {
+        doc.match_indices(&format!("`{flag}")).any(|(i, m)| {
+            !doc[i + m.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
+        })
+    };
+    for f in args::SCAN
+        .iter()
+        .filter(|f| f.show != args::flags::Show::Pending)
+    {
+        for s in f.spell {
+            assert!(named(s.text()), "docs/usage.md does not name {}", s.text());
+        }
+    }
+    for f in args::MERGE {
+        for s in f.spell {
+            assert!(
+                named(s.text()),
+                "docs/usage.md does not name merge's {}",
+                s.text()
+            );
+        }
+    }
+}
+
+/// Exit 2, nothing on stdout, one stderr line equal to `want`.
+fn refused(args: &[&str], want: &str) {
+    let out = vigie(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("vigie: {want}\n"),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn typos_get_a_suggestion() {
+    refused(
+        &["--top-port", "10", "127.0.0.1"],
+        "unknown option '--top-port' (did you mean --top-ports?)",
+    );
+    refused(
+        &["-pn", "127.0.0.1"],
+        "unknown option '-pn' (did you mean -Pn?)",
+    );
+    refused(
+        &["--max-retry", "2", "127.0.0.1"],
+        "unknown option '--max-retry' (did you mean --max-retries?)",
+    );
+    refused(
+        &["--packet-trac", "127.0.0.1"],
+        "unknown option '--packet-trac' (did you mean --packet-trace?)",
+    );
+    refused(
+        &["merge", "-oXX", "a.xml"],
+        "cannot read a.xml: No such file or directory (os error 2)",
+    );
+    refused(
+        &["merge", "--hepl"],
+        "merge: unknown option '--hepl' (did you mean --help?)",
+    );
+}
+
+#[test]
+fn nmap_options_not_here_yet() {
+    for (args, want) in [
+        (&["-O"][..], "-O (OS detection)"),
+        (&["-sC"], "-sC (the default scripts)"),
+        (&["--script", "default"], "--script (NSE scripts)"),
+        (&["-sO"], "-sO (IP protocol scan)"),
+        (&["-sY"], "-sY (SCTP INIT scan)"),
+        (&["-b", "relay"], "-b (FTP bounce scan)"),
+        (
+            &["-A"],
+            "-A (OS and version detection, scripts and traceroute)",
+        ),
+        (&["-f"], "-f (fragmented probes)"),
+        (&["--ttl", "12"], "--ttl (the probes' IP TTL)"),
+    ] {
+        let mut v = args.to_vec();
+        v.extend(["-n", "127.0.0.1"]);
+        refused(
+            &v,
+            &format!("{want} is an nmap option that vigie does not have yet"),
+        );
+    }
+}
+
+#[test]
+fn resume_takes_no_other_option() {
+    refused(
+        &["--resume", "r.json", "-sS"],
+        "--resume takes no other option or target: the scan's own are in the file",
+    );
+    refused(
+        &["--resume", "/nonexistent/r.json"],
+        "cannot read resume file /nonexistent/r.json: No such file or directory (os error 2)",
+    );
+}

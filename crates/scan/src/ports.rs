@@ -116,6 +116,31 @@ impl PortList {
     pub fn union(&self, other: &PortList) -> PortList {
         PortList::from_ranges(self.ranges.iter().chain(other.ranges.iter()).copied())
     }
+
+    /// Ports of this list that are not in `other` (`--exclude-ports`).
+    pub fn without(&self, other: &PortList) -> PortList {
+        let mut out = Vec::with_capacity(self.ranges.len());
+        for &(a, b) in &self.ranges {
+            let (mut lo, hi) = (u32::from(a), u32::from(b));
+            for &(x, y) in &other.ranges {
+                let (x, y) = (u32::from(x), u32::from(y));
+                if y < lo || x > hi {
+                    continue;
+                }
+                if x > lo {
+                    out.push((lo as u16, (x - 1) as u16));
+                }
+                lo = y + 1;
+                if lo > hi {
+                    break;
+                }
+            }
+            if lo <= hi {
+                out.push((lo as u16, hi as u16));
+            }
+        }
+        PortList::from_ranges(out)
+    }
 }
 
 /// The result of `-p`: ports per protocol.
@@ -290,6 +315,25 @@ fn parse_numeric(item: &str) -> Result<(u16, u16), PortError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn without_is_the_set_difference() {
+        let lists = [
+            PortList::from_ranges([(1, 1024)]),
+            PortList::from_ranges([(0, 65535)]),
+            PortList::from_ports(&[22, 80, 443, 8080, 65535]),
+            PortList::from_ranges([(20, 30), (100, 200), (65000, 65535)]),
+            PortList::from_ranges([(0, 0), (25, 25), (150, 160), (1000, 2000)]),
+            PortList::default(),
+        ];
+        for a in &lists {
+            for b in &lists {
+                let got: Vec<u16> = a.without(b).iter().collect();
+                let want: Vec<u16> = a.iter().filter(|p| !b.contains(*p)).collect();
+                assert_eq!(got, want, "{a:?} without {b:?}");
+            }
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

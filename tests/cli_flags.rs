@@ -326,3 +326,60 @@ fn resume_takes_no_other_option() {
         "cannot read resume file /nonexistent/r.json: No such file or directory (os error 2)",
     );
 }
+
+/// Runs vigie on loopback only: inside an empty network namespace with its
+/// loopback up when this machine allows one (as root), else directly.
+fn on_loopback(args: &[&str]) -> Output {
+    let isolated = Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut cmd = if isolated {
+        let mut c = Command::new("unshare");
+        c.args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+            VIGIE,
+        ]);
+        c
+    } else {
+        Command::new(VIGIE)
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigie")
+}
+
+#[test]
+fn exclude_ports_leaves_ports_out() {
+    let out = on_loopback(&[
+        "-sT",
+        "-n",
+        "-p",
+        "20-30,U:53",
+        "--exclude-ports",
+        "22-25,U:53",
+        "-oX",
+        "-",
+        "127.0.0.1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        xml.contains(
+            "type=\"connect\" protocol=\"tcp\" numservices=\"7\" services=\"20-21,26-30\""
+        ),
+        "{xml}"
+    );
+    refused(
+        &["-n", "-p", "22", "--exclude-ports", "1-100", "127.0.0.1"],
+        "no TCP ports to scan: --exclude-ports leaves out all of them",
+    );
+    refused(
+        &["-n", "--exclude-ports", "99999", "127.0.0.1"],
+        "--exclude-ports: invalid port \"99999\": ports are 0-65535",
+    );
+}

@@ -114,6 +114,8 @@ pub struct Options {
     pub fast: bool,
     /// `--top-ports N` (N ≥ 1).
     pub top_ports: Option<usize>,
+    /// `--exclude-ports SPEC`, unparsed.
+    pub exclude_ports: Option<String>,
     /// The positional targets, unparsed.
     pub targets: Vec<String>,
     /// `-iL FILE` (`-` is stdin).
@@ -478,6 +480,17 @@ pub const SCAN: &[Flag<Cmd>] = &[
         "the n most common ports (default: the top 1000)",
         |c, v| {
             c.o.top_ports = Some(parse_top_ports(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--exclude-ports")],
+        "ports",
+        Complete::Any,
+        PORTS,
+        "leave these ports out (-p syntax: 25,135-139,U:53)",
+        |c, v| {
+            c.o.exclude_ports = text(v);
             Ok(())
         },
     ),
@@ -1036,12 +1049,6 @@ pub const SCAN: &[Flag<Cmd>] = &[
         Some("ratio"),
         NMAP,
         "ports by frequency",
-    ),
-    Flag::pending(
-        &[Long("--exclude-ports")],
-        Some("ports"),
-        NMAP,
-        "ports left out",
     ),
     Flag::pending(&[Glued("-oS")], Some("file"), NMAP, "script kiddie output"),
     Flag::pending(

@@ -89,6 +89,8 @@ fn every_flag_at_once() {
         "42",
         "--servicedb",
         "svc.txt",
+        "--exclude-ports",
+        "25,U:53",
     ]);
     let expected = Options {
         technique: Some(Technique::Syn),
@@ -112,6 +114,7 @@ fn every_flag_at_once() {
         ports: Some("22,80".into()),
         fast: true,
         top_ports: Some(10),
+        exclude_ports: Some("25,U:53".into()),
         targets: vec!["127.0.0.1".into()],
         input_list: Some(PathBuf::from("list.txt")),
         exclude: vec!["198.18.0.5,198.18.0.6".into(), "198.18.0.7".into()],
@@ -146,7 +149,7 @@ fn every_flag_at_once() {
                     -Pn -T4 --min-rate 100 --max-rate 2500.5 --max-retries 3 --host-timeout \
                     30s --initial-rtt-timeout 1s --min-rtt-timeout 100ms --max-rtt-timeout 2s \
                     -oN a.nmap -oX a.xml -oG a.gnmap -oJ a.jsonl -oA base -vv --reason --open \
-                    --seed 42 --servicedb svc.txt 127.0.0.1"
+                    --seed 42 --servicedb svc.txt --exclude-ports 25,U:53 127.0.0.1"
             .into(),
     };
     assert_eq!(o, expected);

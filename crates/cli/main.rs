@@ -413,6 +413,10 @@ fn port_lists(
         Some(s) => Some(parse_ports(s, db).map_err(|e| usage(e.to_string()))?),
         None => None,
     };
+    let excluded = match &opts.exclude_ports {
+        Some(s) => Some(parse_ports(s, db).map_err(|e| usage(format!("--exclude-ports: {e}")))?),
+        None => None,
+    };
     let mut lists = Vec::new();
     for t in scans {
         let proto = t.proto();
@@ -422,12 +426,22 @@ fn port_lists(
             None if opts.fast => db.top(100, proto),
             None => db.top(opts.top_ports.unwrap_or(1000), proto),
         };
+        let list = match &excluded {
+            Some(ex) if proto == Proto::Udp => list.without(&ex.udp),
+            Some(ex) => list.without(&ex.tcp),
+            None => list,
+        };
         if list.is_empty() {
             let (p, flag) = if proto == Proto::Udp {
                 ("UDP", "U:")
             } else {
                 ("TCP", "T:")
             };
+            if excluded.is_some() {
+                return Err(usage(format!(
+                    "no {p} ports to scan: --exclude-ports leaves out all of them"
+                )));
+            }
             return Err(usage(format!(
                 "no {p} ports to scan: -p gives none (use {flag} to name {p} ports)"
             )));

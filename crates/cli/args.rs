@@ -128,6 +128,10 @@ pub struct Options {
     pub verbose: u8,
     /// `--reason`.
     pub reason: bool,
+    /// `--packet-trace`.
+    pub packet_trace: bool,
+    /// `-d` (1), `-dd` (2), `-d3` (3); repeated options add up.
+    pub debug: u8,
     /// `--open`.
     pub open: bool,
     /// `--seed N`.
@@ -240,6 +244,9 @@ OUTPUT:
   -v: more output (-vv or -v2 for even more)
   --reason: show why each port is in its state
   --open: show only the open (and possibly open) ports
+  --packet-trace: a line per packet sent and received (and per connect
+      attempt), on stdout, or on stderr when a report is written to -
+  -d: debugging lines about the engine's decisions (-dd or -d2 for more)
   --stats-every <time>: a progress line on stderr every <time> (e.g. 10s):
       phase, % done, probes done/total, packets sent, rate, open, ETC
   While scanning, a progress bar is drawn on stderr when it is a terminal
@@ -313,6 +320,7 @@ const LONG: &[Spec] = &[
     spec("resume", "resume", Arity::Value),
     spec("rate", "rate", Arity::Value),
     spec("stats-every", "stats-every", Arity::Value),
+    spec("packet-trace", "packet-trace", Arity::Flag),
 ];
 
 /// Options spelled with exactly one dash and nothing glued on.
@@ -453,6 +461,10 @@ fn normalize(args: &[String]) -> Result<Vec<String>, ArgError> {
             out.push(format!("--verbose={level}"));
             continue;
         }
+        if let Some(level) = debug_level(body) {
+            out.push(format!("--debug-level={level}"));
+            continue;
+        }
         if let Some(s) = GLUED.iter().find(|s| body.starts_with(s.name)) {
             let glued = &body[s.name.len()..];
             if glued.is_empty() {
@@ -491,6 +503,18 @@ fn with_value(flag: &str, canon: &str, value: &str) -> Result<String, ArgError> 
 fn verbosity(body: &str) -> Option<u32> {
     let rest = body.strip_prefix('v')?;
     if rest.bytes().all(|b| b == b'v') {
+        return Some(rest.len() as u32 + 1);
+    }
+    if rest.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(rest.parse().unwrap_or(u32::MAX));
+    }
+    None
+}
+
+/// `d`, `dd`, `ddd`… → their count; `d2` → 2. Not a debug word: `None`.
+fn debug_level(body: &str) -> Option<u32> {
+    let rest = body.strip_prefix('d')?;
+    if rest.bytes().all(|b| b == b'd') {
         return Some(rest.len() as u32 + 1);
     }
     if rest.bytes().all(|b| b.is_ascii_digit()) {
@@ -613,6 +637,10 @@ struct Raw {
     verbose: Vec<u32>,
     #[arg(long = "reason")]
     reason: bool,
+    #[arg(long = "packet-trace")]
+    packet_trace: bool,
+    #[arg(long = "debug-level", action = ArgAction::Append)]
+    debug_level: Vec<u32>,
     #[arg(long = "open")]
     open: bool,
     #[arg(long = "seed", value_parser = parse_seed)]
@@ -987,6 +1015,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, ArgError> {
         out_all: raw.out_all,
         verbose: u8::try_from(verbose).unwrap_or(u8::MAX),
         reason: raw.reason,
+        packet_trace: raw.packet_trace,
+        debug: u8::try_from(
+            raw.debug_level
+                .iter()
+                .fold(0u32, |acc, v| acc.saturating_add(*v)),
+        )
+        .unwrap_or(u8::MAX),
         open: raw.open,
         seed: raw.seed,
         servicedb: raw.servicedb,
@@ -1134,6 +1169,8 @@ mod tests {
             out_all: Some("base".into()),
             verbose: 2,
             reason: true,
+            packet_trace: false,
+            debug: 0,
             open: true,
             seed: Some(42),
             servicedb: Some(PathBuf::from("svc.txt")),
@@ -1598,6 +1635,25 @@ mod tests {
         ];
         for (args, level) in cases {
             assert_eq!(opts(args).verbose, level, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn packet_trace_and_debug_levels() {
+        assert!(!opts(&[]).packet_trace);
+        assert!(opts(&["--packet-trace"]).packet_trace);
+        assert!(opts(&["-packet-trace"]).packet_trace);
+        let cases: [(&[&str], u8); 7] = [
+            (&[], 0),
+            (&["-d"], 1),
+            (&["-dd"], 2),
+            (&["-d2"], 2),
+            (&["-d9"], 9),
+            (&["-d", "-d"], 2),
+            (&["-d", "-vv"], 1),
+        ];
+        for (args, level) in cases {
+            assert_eq!(opts(args).debug, level, "{args:?}");
         }
     }
 

@@ -383,3 +383,25 @@ fn exclude_ports_leaves_ports_out() {
         "--exclude-ports: invalid port \"99999\": ports are 0-65535",
     );
 }
+
+#[test]
+fn debug_prints_the_engine_decisions() {
+    let out = on_loopback(&["-sT", "-d", "-n", "-p", "1-3", "127.0.0.1"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "session: 1 hosts to scan in 1 blocks",
+        "block 1/1: 1 hosts",
+        "block 1/1: Connect Scan of 3 ports, initial timeout ",
+        "block 1/1: Connect Scan done: ",
+    ] {
+        assert!(text.contains(want), "-d lacks {want:?}:\n{text}");
+    }
+    // Without -d (or --packet-trace), none of it.
+    let out = on_loopback(&["-sT", "-n", "-p", "1-3", "127.0.0.1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("session:") && !text.contains("CONN ("),
+        "{text}"
+    );
+}

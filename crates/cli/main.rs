@@ -166,10 +166,12 @@ fn run() -> Result<ExitCode, Fail> {
     .iter()
     .any(|o| o.as_deref() == Some("-"));
     let board: vigie_engine::progress::Progress = Default::default();
+    let tracing = opts.packet_trace || opts.debug > 0;
     let mut display = progress::Display::start(
         &board,
         opts.stats_every,
-        progress::bar_wanted(report_on_stdout),
+        // Trace lines and a bar redrawn in place do not mix.
+        progress::bar_wanted(report_on_stdout) && !tracing,
     );
     let started = Instant::now();
     let start = SystemTime::now();
@@ -197,6 +199,19 @@ fn run() -> Result<ExitCode, Fail> {
     let mut env = Env::new(stop, board);
     if let Some(n) = opts.tx_threads {
         env.tx_threads = n;
+    }
+    if tracing {
+        // On stdout as nmap's, unless a report goes there.
+        let out: Box<dyn Write + Send> = if report_on_stdout {
+            Box::new(io::stderr())
+        } else {
+            Box::new(io::stdout())
+        };
+        env.trace = Some(Arc::new(vigie_engine::trace::Trace::new(
+            out,
+            opts.packet_trace,
+            opts.debug,
+        )));
     }
     let mut sink = stream::ReportSink {
         out: &mut out,

@@ -15,7 +15,8 @@ use vigie_scan::PortState;
 use crate::plan::Plan;
 use crate::progress::{self, Board, Progress};
 use crate::results::{Cell, Results};
-use crate::{EngineError, Env, Outcome, Stop};
+use crate::trace::{Trace, DEBUG};
+use crate::{trace_debug, EngineError, Env, Outcome, Stop};
 
 /// Per-attempt timeout bounds: the kernel retransmits the SYN once after 1 s,
 /// so an attempt shorter than that sees a single SYN.
@@ -54,6 +55,8 @@ struct Shared {
     state: Mutex<Option<State>>,
     stop: Stop,
     board: Progress,
+    /// CONN lines (`--packet-trace`), only when wanted.
+    trace: Option<Arc<Trace>>,
 }
 
 struct State {
@@ -101,7 +104,8 @@ impl Shared {
             } else {
                 Timeout::Fixed(self.attempt_timeout)
             };
-            let (cell, took) = probe(addr, port, timeout, self.attempts, &self.board).await;
+            let trace = self.trace.as_deref();
+            let (cell, took) = probe(addr, port, timeout, self.attempts, &self.board, trace).await;
             self.record(value, cell, took);
         }
     }
@@ -153,7 +157,17 @@ async fn scan(plan: &Plan, env: &Env, parallelism: usize) -> Outcome {
         })),
         stop: env.stop.clone(),
         board: Arc::clone(&env.progress),
+        trace: env.trace.clone().filter(|t| t.packets()),
     });
+    trace_debug!(
+        env.trace,
+        DEBUG,
+        "connect: {} probes, {workers} in parallel, attempt timeout {:.0} ms ({} attempts)",
+        range.end - range.start,
+        attempt_timeout.as_secs_f64() * 1e3,
+        shared.attempts,
+        workers = (range.end - range.start).clamp(1, parallelism.max(1) as u64)
+    );
     let workers = (range.end - range.start).clamp(1, parallelism.max(1) as u64);
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
@@ -174,6 +188,20 @@ async fn scan(plan: &Plan, env: &Env, parallelism: usize) -> Outcome {
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    trace_debug!(
+        env.trace,
+        DEBUG,
+        "connect: done, srtt {}",
+        shared
+            .state
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().and_then(|s| s.rtt.srtt()))
+            .map_or("-".to_owned(), |d| format!(
+                "{:.1} ms",
+                d.as_secs_f64() * 1e3
+            ))
+    );
     let State { mut results, rtt } = shared
         .state
         .lock()
@@ -221,6 +249,7 @@ async fn probe(
     timeout: Timeout,
     attempts: u32,
     board: &Board,
+    trace: Option<&Trace>,
 ) -> (Cell, Option<Duration>) {
     let target = SocketAddr::new(addr, port);
     let mut outcome = ConnectOutcome::TimedOut;
@@ -249,7 +278,14 @@ async fn probe(
         // tenth of a connect scan's system calls.
         let start = Instant::now();
         board.add(0, 1, 0);
-        match tokio::time::timeout(timeout.get(), socket.connect(target)).await {
+        if let Some(t) = trace {
+            t.conn(target, "Operation now in progress");
+        }
+        let res = tokio::time::timeout(timeout.get(), socket.connect(target)).await;
+        if let Some(t) = trace {
+            t.conn(target, conn_result(&res));
+        }
+        match res {
             Ok(Ok(stream)) => {
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 outcome = ConnectOutcome::Connected;
@@ -296,4 +332,25 @@ async fn probe(
     }
     let (state, reason) = classify_connect(outcome);
     (Cell::new(state, reason, 0), took)
+}
+
+/// What a CONN line says about one attempt (the system's words, as nmap
+/// prints them).
+fn conn_result<T>(res: &Result<std::io::Result<T>, tokio::time::error::Elapsed>) -> &'static str {
+    match res {
+        Ok(Ok(_)) => "Connected",
+        Err(_) => "Connection timed out",
+        Ok(Err(e)) => match e.raw_os_error() {
+            Some(libc::ECONNREFUSED) => "Connection refused",
+            Some(libc::EHOSTUNREACH) => "No route to host",
+            Some(libc::ENETUNREACH) => "Network is unreachable",
+            Some(libc::EACCES) => "Permission denied",
+            Some(libc::EPERM) => "Operation not permitted",
+            Some(libc::ETIMEDOUT) => "Connection timed out",
+            Some(libc::EADDRNOTAVAIL) => "Cannot assign requested address",
+            Some(libc::EMFILE) | Some(libc::ENFILE) => "Too many open files",
+            Some(libc::ENOBUFS) | Some(libc::EAGAIN) => "Resource temporarily unavailable",
+            _ => "Connection failed",
+        },
+    }
 }

@@ -34,8 +34,9 @@ use vigie_scan::schedule::Schedule;
 
 use crate::pace::Pacer;
 use crate::progress::Meter;
+use crate::trace::{Dir, Trace, DEBUG, DEBUG2};
 use crate::txpool::TxPool;
-use crate::{EngineError, Stop};
+use crate::{trace_debug, EngineError, Stop};
 
 /// The longest wait for replies in flight after a stop request: the rest of
 /// the stop (reports, the resume file) must fit in a second.
@@ -47,6 +48,10 @@ pub trait Prober: Send + Sync + 'static {
     type Reply: Copy + Send + 'static;
     /// What the schedule is told about a reply.
     type SchedReply: Copy;
+
+    /// The probes it stamps and the packets it decodes are whole Ethernet
+    /// frames (the link-layer sweeps), not IP packets (what traces say).
+    const FRAMES: bool = false;
 
     /// Write the probe for id `value` into `batch` (`ident`: the IPv4 ID
     /// to use; `scratch`: the loop's reusable buffer, for probes whose
@@ -111,6 +116,8 @@ pub struct DriveConfig {
     pub stop: Stop,
     /// The first IPv4 ID.
     pub ident: u16,
+    /// `--packet-trace` / `-d` (`None`: nothing traced).
+    pub trace: Option<Arc<Trace>>,
 }
 
 /// How a drive ended.
@@ -147,6 +154,23 @@ where
     take::<P, S, R>(&mut late, sched, record, meter, now, on_news);
     let (done, sent) = sched.progress();
     meter.update(done, sent);
+    if let Some(t) = cfg.trace.as_deref() {
+        let (sent, retx) = sched.sent();
+        let (srtt, _) = sched.rtt();
+        t.debug(
+            DEBUG,
+            format_args!(
+                "driver: done ({done} probes final): {sent} sent, {retx} retransmitted, srtt {}, timeout {:.1} ms{}",
+                srtt.map_or("-".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3)),
+                sched.timeout().as_secs_f64() * 1e3,
+                match &result {
+                    Ok(d) if d.interrupted => ", interrupted",
+                    Ok(_) => "",
+                    Err(_) => ", failed",
+                }
+            ),
+        );
+    }
     let driven = result?;
     finished?;
     Ok(driven)
@@ -196,6 +220,19 @@ where
     let mut pacer = Pacer::new(cfg.rate, batch_size, wire.now());
     let mut ident = cfg.ident;
     let mut stopping: Option<Instant> = None;
+    let trace = cfg.trace.as_deref();
+    // What the debug lines last said: the timeout, the retransmissions.
+    let mut told_timeout = sched.timeout();
+    let mut told_retx = 0u64;
+    let mut told_rate = cfg.rate;
+    trace_debug!(
+        cfg.trace,
+        DEBUG,
+        "driver: start, timeout {:.1} ms, rate {}",
+        told_timeout.as_secs_f64() * 1e3,
+        cfg.rate
+            .map_or("unlimited".to_owned(), |r| format!("{r:.0} pps"))
+    );
     loop {
         let now = wire.now();
         wire.recv(now, &mut replies)?;
@@ -203,11 +240,44 @@ where
         if sched.poll_timeout().is_some_and(|t| t <= now) {
             sched.handle_timeout(now);
         }
+        let mut silent = 0u64;
         while let Some(v) = sched.poll_event() {
             record.silence(v);
+            silent += 1;
         }
         if let Some(rate) = sched.poll_rate(now) {
             pacer.set_rate(rate, batch_size, now);
+            if told_rate != rate {
+                trace_debug!(
+                    cfg.trace,
+                    DEBUG,
+                    "driver: rate now {}",
+                    rate.map_or("unlimited".to_owned(), |r| format!("{r:.0} pps"))
+                );
+                told_rate = rate;
+            }
+        }
+        if let Some(t) = trace.filter(|t| t.debugging(DEBUG2)) {
+            let timeout = sched.timeout();
+            // Tell changes of a tenth or more (the estimate moves a little
+            // with every reply).
+            if timeout.abs_diff(told_timeout) * 10 >= told_timeout {
+                t.debug(
+                    DEBUG2,
+                    format_args!(
+                        "driver: timeout {:.1} ms -> {:.1} ms",
+                        told_timeout.as_secs_f64() * 1e3,
+                        timeout.as_secs_f64() * 1e3
+                    ),
+                );
+                told_timeout = timeout;
+            }
+            if silent > 0 {
+                t.debug(
+                    DEBUG2,
+                    format_args!("driver: {silent} probes concluded silent"),
+                );
+            }
         }
         // Once per batch or wait: a few relaxed atomic adds.
         let (done, sent) = sched.progress();
@@ -220,7 +290,16 @@ where
         }
         if cfg.stop.requested() {
             // Stop sending; the probes in flight get a (bounded) timeout.
-            let end = *stopping.get_or_insert_with(|| now + sched.timeout().min(STOP_DRAIN_MAX));
+            let end = *stopping.get_or_insert_with(|| {
+                let wait = sched.timeout().min(STOP_DRAIN_MAX);
+                trace_debug!(
+                    cfg.trace,
+                    DEBUG,
+                    "driver: stop requested; no more sends, {:.0} ms for the replies in flight",
+                    wait.as_secs_f64() * 1e3
+                );
+                now + wait
+            });
             if now >= end {
                 return Ok(Driven {
                     interrupted: true,
@@ -245,6 +324,21 @@ where
         if !batch.is_empty() {
             pacer.spend(batch.len());
             sched.on_sent(now, batch.len());
+            if let Some(t) = trace {
+                t.sent_batch(&batch, P::FRAMES);
+                let (_, retx) = sched.sent();
+                if retx > told_retx {
+                    t.debug(
+                        DEBUG2,
+                        format_args!(
+                            "driver: retransmitting {} probes ({retx} so far), timeout {:.1} ms",
+                            retx - told_retx,
+                            sched.timeout().as_secs_f64() * 1e3
+                        ),
+                    );
+                    told_retx = retx;
+                }
+            }
             wire.send(&mut batch)?;
             continue;
         }
@@ -284,10 +378,12 @@ pub struct Threaded<R: Send + 'static> {
 }
 
 impl<R: Send + 'static> Threaded<R> {
+    /// `trace`: a RCVD line for every packet the prober accepts as a reply.
     pub fn new<P>(
         tx: TxPool<Box<dyn PacketTx>>,
         mut rx: Box<dyn PacketRx>,
         prober: Arc<P>,
+        trace: Option<Arc<Trace>>,
     ) -> io::Result<Threaded<R>>
     where
         P: Prober<Reply = R>,
@@ -299,9 +395,26 @@ impl<R: Send + 'static> Threaded<R> {
             .name("vigie-rx".into())
             .spawn(move || {
                 let mut batch = Vec::new();
+                let mut lines = String::new();
                 let mut stopping: Option<Instant> = None;
+                let trace = trace.filter(|t| t.packets());
                 loop {
-                    let res = rx.poll_packets(RX_POLL, &mut |pkt| batch.extend(prober.decode(pkt)));
+                    let res = match trace.as_deref() {
+                        None => {
+                            rx.poll_packets(RX_POLL, &mut |pkt| batch.extend(prober.decode(pkt)))
+                        }
+                        Some(t) => {
+                            let res = rx.poll_packets(RX_POLL, &mut |pkt| {
+                                if let Some(r) = prober.decode(pkt) {
+                                    t.line(&mut lines, Dir::Rcvd, pkt, P::FRAMES);
+                                    batch.push(r);
+                                }
+                            });
+                            t.write_lines(&lines);
+                            lines.clear();
+                            res
+                        }
+                    };
                     if !batch.is_empty() && out.send(std::mem::take(&mut batch)).is_err() {
                         return;
                     }
@@ -384,6 +497,36 @@ pub struct Inline<T, X, C, P> {
     pub rx: X,
     pub clock: C,
     pub prober: Arc<P>,
+    /// A RCVD line for every packet the prober accepts as a reply.
+    pub trace: Option<Arc<Trace>>,
+}
+
+impl<T, X, C, P: Prober> Inline<T, X, C, P> {
+    /// Poll the receive side for up to `wait`, decoding (and tracing).
+    fn poll(&mut self, wait: Duration, out: &mut Vec<(u64, P::Reply)>) -> io::Result<()>
+    where
+        X: PacketRx,
+    {
+        let prober = &self.prober;
+        match self.trace.as_deref().filter(|t| t.packets()) {
+            None => {
+                self.rx
+                    .poll_packets(wait, &mut |pkt| out.extend(prober.decode(pkt)))?;
+            }
+            Some(t) => {
+                let mut lines = String::new();
+                let res = self.rx.poll_packets(wait, &mut |pkt| {
+                    if let Some(r) = prober.decode(pkt) {
+                        t.line(&mut lines, Dir::Rcvd, pkt, P::FRAMES);
+                        out.push(r);
+                    }
+                });
+                t.write_lines(&lines);
+                res?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<T, X, C, P> Wire<P::Reply> for Inline<T, X, C, P>
@@ -405,16 +548,10 @@ where
 
     fn recv(&mut self, until: Instant, out: &mut Vec<(u64, P::Reply)>) -> io::Result<()> {
         let wait = until.saturating_duration_since(self.clock.now());
-        let prober = &self.prober;
-        self.rx
-            .poll_packets(wait, &mut |pkt| out.extend(prober.decode(pkt)))?;
-        Ok(())
+        self.poll(wait, out)
     }
 
     fn finish(&mut self, out: &mut Vec<(u64, P::Reply)>) -> io::Result<()> {
-        let prober = &self.prober;
-        self.rx
-            .poll_packets(Duration::ZERO, &mut |pkt| out.extend(prober.decode(pkt)))?;
-        Ok(())
+        self.poll(Duration::ZERO, out)
     }
 }

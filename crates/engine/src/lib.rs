@@ -10,6 +10,7 @@
 //!   is also how on-link neighbours are resolved).
 //! - [`connect`]: the unprivileged connect scan on tokio.
 //! - [`blocks`]: cutting big scans into host blocks of bounded memory.
+//! - [`trace`]: `--packet-trace` and `-d` lines.
 //!
 //! Nothing here reads the environment or a process global: the stop token,
 //! the progress board and every tunable come in through [`Env`] and the
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod results;
 pub mod session;
 pub mod sweep;
+pub mod trace;
 mod txpool;
 
 #[cfg(test)]
@@ -64,6 +66,8 @@ pub struct Env {
     pub progress: progress::Progress,
     /// Transmit threads a raw TCP scan may use (1, or 2 at high rates).
     pub tx_threads: u8,
+    /// `--packet-trace` / `-d` lines (`None`: nothing is traced, at no cost).
+    pub trace: Option<Arc<trace::Trace>>,
 }
 
 impl Env {
@@ -72,6 +76,7 @@ impl Env {
             stop,
             progress,
             tx_threads: 2,
+            trace: None,
         }
     }
 }

@@ -405,7 +405,12 @@ fn wire<P: Prober>(
         Some(second) => TxPool::with_worker(own, second, TCP_BATCH)?,
         None => TxPool::single(own),
     };
-    Ok(Threaded::new(pool, Box::new(receiver), prober)?)
+    Ok(Threaded::new(
+        pool,
+        Box::new(receiver),
+        prober,
+        env.trace.clone(),
+    )?)
 }
 
 /// Run one raw port-scan plan (any TCP flag technique, or UDP) to
@@ -435,6 +440,7 @@ pub fn run(
         deadline: plan.timing.host_timeout.map(|t| Instant::now() + t),
         stop: env.stop.clone(),
         ident: plan.seed as u16,
+        trace: env.trace.clone(),
     };
     if plan.technique == Technique::Udp {
         let prober = Arc::new(UdpProber::new(plan, src));

@@ -40,7 +40,8 @@ use vigie_wire::tcp::TcpFlags;
 use crate::blocks;
 use crate::plan::{random_keys, Plan, SendPath, Timing};
 use crate::sweep::{self, PingPlan};
-use crate::{Cell, EngineError, Env, Outcome, Results};
+use crate::trace::DEBUG;
+use crate::{trace_debug, Cell, EngineError, Env, Outcome, Results};
 
 /// Target sets larger than this many addresses (a /8) need an explicit
 /// exclude list.
@@ -312,6 +313,13 @@ impl Session {
         // Per plan: the timeout the last block ended with, when it timed
         // replies; the next block starts from it when shorter.
         let mut learned: Vec<Option<Duration>> = vec![None; plans.len()];
+        trace_debug!(
+            env.trace,
+            DEBUG,
+            "session: {} hosts to scan in {nblocks} blocks of at most {hosts}, {} plans",
+            scan_set.len(),
+            plans.len()
+        );
         for b in first..nblocks {
             if env.stop.requested() {
                 sink.interrupted(&Interrupted {
@@ -324,6 +332,13 @@ impl Session {
                 return Ok(summary);
             }
             let block_targets = blocks::slice(&scan_set, b * hosts, hosts);
+            trace_debug!(
+                env.trace,
+                DEBUG,
+                "block {}/{nblocks}: {} hosts",
+                b + 1,
+                block_targets.len()
+            );
             let mut runs: Vec<(Plan, Outcome)> = Vec::new();
             for (k, plan) in plans.iter().enumerate() {
                 if block_targets.is_empty() || env.stop.requested() {
@@ -342,6 +357,20 @@ impl Session {
                     // not make the next one wait longer than the -T guess.
                     bp.timing.initial_rtt_timeout = t.min(bp.timing.initial_rtt_timeout);
                 }
+                trace_debug!(
+                    env.trace,
+                    DEBUG,
+                    "block {}/{nblocks}: {} of {} ports, initial timeout {:.1} ms{}",
+                    b + 1,
+                    bp.technique.title(),
+                    bp.nports(),
+                    bp.timing.initial_rtt_timeout.as_secs_f64() * 1e3,
+                    if learned[k].is_some() {
+                        " (carried from the previous block)"
+                    } else {
+                        ""
+                    }
+                );
                 let proto = bp.technique.proto();
                 let mut on_open = |a: IpAddr, p: u16| sink.open_port(a, p, proto);
                 let outcome = match bp.technique {
@@ -349,6 +378,19 @@ impl Session {
                     _ => crate::portscan::run(&bp, env, &mut on_open)?,
                 };
                 sink.outcome(bp.technique, &outcome);
+                trace_debug!(
+                    env.trace,
+                    DEBUG,
+                    "block {}/{nblocks}: {} done: {} sent, {} retransmitted, timeout {:.1} ms, srtt {}",
+                    b + 1,
+                    bp.technique.title(),
+                    outcome.sent,
+                    outcome.retransmitted,
+                    outcome.timeout.as_secs_f64() * 1e3,
+                    outcome
+                        .srtt
+                        .map_or("-".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+                );
                 // Connect attempts keep their own floor: raw scans only.
                 if outcome.srtt.is_some() && bp.technique != Technique::Connect {
                     learned[k] = Some(outcome.timeout);
@@ -459,6 +501,15 @@ impl Session {
             };
             for g in &on {
                 let s = sweep::link_sweep(&plan, g, env)?;
+                trace_debug!(
+                    env.trace,
+                    DEBUG,
+                    "resolution: {} of {} on-link targets answered {} on {}",
+                    s.up.len(),
+                    TargetSet::new(&g.ranges, &[]).len(),
+                    if g.src.is_ipv6() { "ND" } else { "ARP" },
+                    g.iface.name
+                );
                 found.resolved.extend(g.ranges.iter().copied());
                 found.interrupted |= s.interrupted;
                 absorb(&mut found, s);
@@ -495,6 +546,15 @@ impl Session {
                 timing: cfg.timing.clone(),
             };
             let s = sweep::run(&plan, env)?;
+            trace_debug!(
+                env.trace,
+                DEBUG,
+                "discovery: {} of {} targets up ({} probes sent, {} retransmitted)",
+                s.up.len(),
+                plan.targets.len(),
+                s.sent,
+                s.retransmitted
+            );
             found.interrupted |= s.interrupted;
             absorb(&mut found, s);
         } else {

@@ -24,6 +24,7 @@ use crate::driver::{Clock, DriveConfig, Driven, Inline};
 use crate::plan::{Plan, Timing};
 use crate::portscan::{scan_with, tcp_schedule, udp_schedule, PortRecord, TcpProber, UdpProber};
 use crate::progress::{Board, Meter, Progress};
+use crate::trace::Trace;
 use crate::{Results, Stop};
 
 const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -336,6 +337,10 @@ fn plan(technique: Technique, ports: &[u16]) -> Plan {
 /// Drive `plan` through the simulated network; returns the table and how
 /// the drive ended.
 fn run(plan: &Plan, sim: &Sim, stop: &Stop) -> (Results, Driven) {
+    run_traced(plan, sim, stop, None)
+}
+
+fn run_traced(plan: &Plan, sim: &Sim, stop: &Stop, trace: Option<Arc<Trace>>) -> (Results, Driven) {
     let board: Progress = Arc::new(Board::new());
     let meter = Meter::on(&board);
     let src = [Some(IpAddr::V4(US)), None];
@@ -345,11 +350,12 @@ fn run(plan: &Plan, sim: &Sim, stop: &Stop) -> (Results, Driven) {
         deadline: None,
         stop: stop.clone(),
         ident: 1,
+        trace: trace.clone(),
     };
     let record = PortRecord::new(plan);
     let outcome = if plan.technique == Technique::Udp {
         let prober = Arc::new(UdpProber::new(plan, src));
-        let mut wire = inline(sim, &prober);
+        let mut wire = inline(sim, &prober, trace.clone());
         scan_with(
             &cfg,
             &*prober,
@@ -361,7 +367,7 @@ fn run(plan: &Plan, sim: &Sim, stop: &Stop) -> (Results, Driven) {
         )
     } else {
         let prober = Arc::new(TcpProber::new(plan, src));
-        let mut wire = inline(sim, &prober);
+        let mut wire = inline(sim, &prober, trace.clone());
         let sched = tcp_schedule(plan, sim.now());
         scan_with(
             &cfg,
@@ -381,12 +387,13 @@ fn run(plan: &Plan, sim: &Sim, stop: &Stop) -> (Results, Driven) {
     (outcome.results, driven)
 }
 
-fn inline<P>(sim: &Sim, prober: &Arc<P>) -> Inline<Sim, Sim, Sim, P> {
+fn inline<P>(sim: &Sim, prober: &Arc<P>, trace: Option<Arc<Trace>>) -> Inline<Sim, Sim, Sim, P> {
     Inline {
         tx: sim.clone(),
         rx: sim.clone(),
         clock: sim.clone(),
         prober: Arc::clone(prober),
+        trace,
     }
 }
 
@@ -459,6 +466,53 @@ fn syn_scan_is_exact_under_loss_late_and_forged_replies() {
     assert!(!driven.interrupted);
     assert!(sim.forged() > 1000, "forged {}", sim.forged());
     assert_exact(&states(&plan, &results), &kinds, want_tcp);
+}
+
+/// With a trace, every probe the loop sends gets a SENT line and every
+/// reply the prober accepts a RCVD line: the forged SYN-ACKs (wrong
+/// cookie) get none, each RCVD line answers the kind of port it names.
+#[test]
+fn the_trace_shows_every_probe_and_only_valid_replies() {
+    let (ports, kinds) = layout(300);
+    let stop = Stop::new();
+    let sim = Sim::new(
+        Net {
+            ports: kinds.clone(),
+            loss: 50,
+            forge: true,
+            ..Net::default()
+        },
+        stop.clone(),
+    );
+    let plan = plan(Technique::Syn, &ports);
+    let out = crate::trace::tests::Shared::default();
+    let trace = Arc::new(Trace::new(Box::new(out.clone()), true, 2));
+    let (results, _) = run_traced(&plan, &sim, &stop, Some(trace));
+    assert_exact(&states(&plan, &results), &kinds, want_tcp);
+    assert!(sim.forged() > 100, "forged {}", sim.forged());
+    let text = out.text();
+    let sent = text.lines().filter(|l| l.starts_with("SENT (")).count();
+    assert_eq!(sent as u64, sim.sent(), "SENT lines");
+    let mut rcvd = 0;
+    for l in text.lines().filter(|l| l.starts_with("RCVD (")) {
+        rcvd += 1;
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // RCVD (t) TCP 198.18.0.2:port > 198.18.0.1:sport FLAGS ...
+        assert_eq!(f[2], "TCP", "{l}");
+        let port: u16 = f[3].strip_prefix("198.18.0.2:").unwrap().parse().unwrap();
+        let want = match kinds[&port] {
+            Port::Open => "SA",
+            Port::Closed => "RA",
+            Port::Dropped => panic!("a reply from dropped port {port}: {l}"),
+        };
+        assert_eq!(f[6], want, "{l}");
+    }
+    // Every port but the dropped ones answered at least once.
+    let answering = kinds.values().filter(|k| **k != Port::Dropped).count();
+    assert!(rcvd >= answering, "{rcvd} RCVD lines for {answering} ports");
+    assert!(text.contains("driver: start"), "{text}");
+    assert!(text.contains("driver: done"), "{text}");
+    assert!(text.contains("retransmitting"), "{text}");
 }
 
 #[test]

@@ -265,6 +265,7 @@ fn drive_cfg(plan: &PingPlan, env: &Env) -> DriveConfig {
         deadline: plan.timing.host_timeout.map(|t| Instant::now() + t),
         stop: env.stop.clone(),
         ident: plan.seed as u16,
+        trace: env.trace.clone(),
     }
 }
 
@@ -305,6 +306,7 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet, env: &Env) -> Result<Sweep, Eng
         TxPool::single(Box::new(sender) as Box<dyn vigie_netio::PacketTx>),
         Box::new(receiver),
         Arc::clone(&prober),
+        env.trace.clone(),
     )?;
     let sched = SweepSchedule::new(
         Permutation::new(total, plan.seed ^ 0xd15c_0e7e),
@@ -358,6 +360,7 @@ struct LinkPinger {
 impl Prober for LinkPinger {
     type Reply = HostUp;
     type SchedReply = ();
+    const FRAMES: bool = true;
 
     fn stamp(&self, value: u64, _: u16, _: &mut Vec<u8>, batch: &mut TxBatch) -> bool {
         let Some(dst) = self.targets.get(value) else {
@@ -423,6 +426,7 @@ pub fn link_sweep(plan: &PingPlan, group: &OnLink, env: &Env) -> Result<Sweep, E
         rx: &sock,
         clock: RealClock,
         prober: Arc::clone(&prober),
+        trace: env.trace.clone(),
     };
     let sched = SweepSchedule::new(
         Permutation::new(hosts, plan.seed ^ 0xa4b0),

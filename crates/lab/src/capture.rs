@@ -1,8 +1,13 @@
 //! Watching the wire from the target's side: a [`Capture`] records every
 //! TCP and UDP packet that arrives in a namespace from a given source
-//! address (an `AF_PACKET` ring, so it sees them before netfilter), and a
-//! [`BlindSender`] sends a fixed set of TCP segments over and over without
-//! looking at anything — the attacker who guesses instead of reading.
+//! address (an `AF_PACKET` ring, so it sees them before netfilter; with
+//! [`Capture::start_with_icmp`], ICMP and ICMPv6 too), an [`ArpCapture`]
+//! every ARP frame arriving on one interface, and a [`BlindSender`] sends a
+//! fixed set of TCP segments over and over without looking at anything —
+//! the attacker who guesses instead of reading.
+//!
+//! The rings ignore what their own namespace sends: to see what a
+//! namespace sent, capture at the other end of the veth.
 
 use std::io;
 use std::net::IpAddr;
@@ -18,14 +23,20 @@ use anyhow::{anyhow, bail, Context};
 pub struct Seen {
     pub src: IpAddr,
     pub dst: IpAddr,
-    /// 6 (TCP) or 17 (UDP).
+    /// 6 (TCP) or 17 (UDP); 1 (ICMP) or 58 (ICMPv6) from
+    /// [`Capture::start_with_icmp`].
     pub protocol: u8,
+    /// The ports; for an ICMP error, those of the datagram it quotes; for
+    /// other ICMP messages, the identifier and sequence number words.
     pub sport: u16,
     pub dport: u16,
     /// TCP only (0 for UDP).
     pub seq: u32,
     /// TCP flag bits (0 for UDP).
     pub flags: u16,
+    /// ICMP / ICMPv6 type and code (0 for TCP and UDP).
+    pub icmp_type: u8,
+    pub icmp_code: u8,
 }
 
 impl Seen {
@@ -50,6 +61,15 @@ impl Capture {
     /// Start recording, in namespace `ns`, every TCP and UDP packet that
     /// arrives from one of `from`. Returns once the ring is open.
     pub fn start(ns: &str, from: Vec<IpAddr>) -> anyhow::Result<Capture> {
+        Capture::begin(ns, from, false)
+    }
+
+    /// Like [`start`](Self::start), recording ICMP and ICMPv6 messages too.
+    pub fn start_with_icmp(ns: &str, from: Vec<IpAddr>) -> anyhow::Result<Capture> {
+        Capture::begin(ns, from, true)
+    }
+
+    fn begin(ns: &str, from: Vec<IpAddr>, icmp: bool) -> anyhow::Result<Capture> {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
@@ -57,7 +77,7 @@ impl Capture {
         let (stop2, seen2) = (Arc::clone(&stop), Arc::clone(&seen));
         let thread = thread::Builder::new()
             .name("lab-capture".to_owned())
-            .spawn(move || capture_thread(&ns2, &from, &stop2, &seen2, ready_tx))
+            .spawn(move || capture_thread(&ns2, &from, icmp, &stop2, &seen2, ready_tx))
             .context("spawn capture thread")?;
         let mut cap = Capture {
             stop,
@@ -109,6 +129,7 @@ impl std::fmt::Debug for Capture {
 fn capture_thread(
     ns: &str,
     from: &[IpAddr],
+    icmp: bool,
     stop: &AtomicBool,
     seen: &Mutex<Vec<Seen>>,
     ready: mpsc::Sender<io::Result<()>>,
@@ -149,7 +170,22 @@ fn capture_thread(
                 ..
             } => (6, sport, dport, seq, flags.0),
             Body::Udp { sport, dport, .. } => (17, sport, dport, 0, 0),
+            Body::IcmpError { v6, quoted, .. } if icmp => {
+                (icmp_proto(v6), quoted.sport, quoted.dport, 0, 0)
+            }
+            Body::IcmpEcho { v6, ident, seq, .. } if icmp => (icmp_proto(v6), ident, seq, 0, 0),
+            Body::Other {
+                protocol: p @ (1 | 58),
+            } if icmp => {
+                let (a, b) = icmp_words(pkt);
+                (p, a, b, 0, 0)
+            }
             _ => return,
+        };
+        let (icmp_type, icmp_code) = if protocol == 1 || protocol == 58 {
+            icmp_type_code(pkt)
+        } else {
+            (0, 0)
         };
         local.push(Seen {
             src: s.src,
@@ -159,6 +195,8 @@ fn capture_thread(
             dport,
             seq,
             flags,
+            icmp_type,
+            icmp_code,
         });
     };
     // After the stop flag, a few more polls: the last partly filled block
@@ -178,6 +216,164 @@ fn capture_thread(
         v.append(&mut local);
     }
     Ok(rx.stats()?.drops)
+}
+
+fn icmp_proto(v6: bool) -> u8 {
+    if v6 {
+        58
+    } else {
+        1
+    }
+}
+
+/// Where the ICMP / ICMPv6 header of an L3 packet starts.
+fn icmp_offset(pkt: &[u8]) -> Option<usize> {
+    match pkt.first()? >> 4 {
+        4 => Some(usize::from(pkt[0] & 0x0f) * 4),
+        6 => vigie_wire::ipv6::upper_layer(pkt).map(|u| u.offset),
+        _ => None,
+    }
+}
+
+fn icmp_type_code(pkt: &[u8]) -> (u8, u8) {
+    let at = icmp_offset(pkt).unwrap_or(usize::MAX);
+    match pkt.get(at..at.saturating_add(2)) {
+        Some(b) => (b[0], b[1]),
+        None => (0, 0),
+    }
+}
+
+/// The identifier and sequence words of an ICMP message (0 when absent).
+fn icmp_words(pkt: &[u8]) -> (u16, u16) {
+    let at = icmp_offset(pkt).unwrap_or(usize::MAX);
+    match pkt.get(at.saturating_add(4)..at.saturating_add(8)) {
+        Some(b) => (
+            u16::from_be_bytes([b[0], b[1]]),
+            u16::from_be_bytes([b[2], b[3]]),
+        ),
+        None => (0, 0),
+    }
+}
+
+/// One ARP packet as an [`ArpCapture`] saw it arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArpSeen {
+    /// 1 (request) or 2 (reply).
+    pub op: u16,
+    pub sender_mac: [u8; 6],
+    pub sender_ip: std::net::Ipv4Addr,
+    pub target_ip: std::net::Ipv4Addr,
+}
+
+/// A running ARP capture; see [`ArpCapture::start`].
+pub struct ArpCapture {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<Vec<ArpSeen>>>>,
+}
+
+impl ArpCapture {
+    /// Start recording, in namespace `ns`, every Ethernet/IPv4 ARP packet
+    /// that arrives on interface `ifname`. Returns once the socket is open.
+    pub fn start(ns: &str, ifname: &str) -> anyhow::Result<ArpCapture> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
+        let (ns2, if2, stop2) = (ns.to_owned(), ifname.to_owned(), Arc::clone(&stop));
+        let thread = thread::Builder::new()
+            .name("lab-arp-capture".to_owned())
+            .spawn(move || arp_thread(&ns2, &if2, &stop2, ready_tx))
+            .context("spawn ARP capture thread")?;
+        let mut cap = ArpCapture {
+            stop,
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(cap),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("ARP capture in {ns}"))),
+            Err(_) => {
+                let r = cap.thread.take().map(|t| t.join());
+                Err(anyhow!("ARP capture did not start: {r:?}"))
+            }
+        }
+    }
+
+    /// Stop (after reading what is queued) and return every ARP packet
+    /// seen, in arrival order.
+    pub fn finish(mut self) -> anyhow::Result<Vec<ArpSeen>> {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r.context("ARP capture"),
+            Some(Err(_)) => bail!("ARP capture thread panicked"),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Drop for ArpCapture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for ArpCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArpCapture").finish_non_exhaustive()
+    }
+}
+
+fn arp_thread(
+    ns: &str,
+    ifname: &str,
+    stop: &AtomicBool,
+    ready: mpsc::Sender<io::Result<()>>,
+) -> io::Result<Vec<ArpSeen>> {
+    use vigie_netio::link::{self, LinkSocket};
+    use vigie_wire::arp::{self as arpw, ArpRepr};
+
+    let setup = || -> io::Result<LinkSocket> {
+        vigie_netio::netns::enter(ns)?;
+        let iface = link::interfaces()?
+            .into_iter()
+            .find(|i| i.name == ifname)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no {ifname}")))?;
+        LinkSocket::open(iface.index, link::ETH_P_ARP)
+    };
+    let sock = match setup() {
+        Ok(s) => {
+            let _ = ready.send(Ok(()));
+            s
+        }
+        Err(e) => {
+            let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
+            return Err(e);
+        }
+    };
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 2048];
+    let mut tail = 0;
+    // After the stop flag: until three polls in a row find nothing.
+    while tail < 3 {
+        let Some(n) = sock.recv(&mut buf, Duration::from_millis(20))? else {
+            if stop.load(Ordering::SeqCst) {
+                tail += 1;
+            }
+            continue;
+        };
+        let Some(body) = buf[..n].get(vigie_wire::ethernet::HEADER_LEN..) else {
+            continue;
+        };
+        if let Ok(r) = ArpRepr::parse(&arpw::Packet::new_unchecked(body)) {
+            seen.push(ArpSeen {
+                op: r.operation,
+                sender_mac: r.sender_mac.0,
+                sender_ip: r.sender_ip,
+                target_ip: r.target_ip,
+            });
+        }
+    }
+    Ok(seen)
 }
 
 /// One TCP segment a [`BlindSender`] repeats.

@@ -588,6 +588,16 @@ impl Lab {
         &self.target_ns
     }
     /// 198.18.0.1
+    /// The scanner's veth interface (in the scanner namespace).
+    pub fn scanner_if(&self) -> &'static str {
+        SCANNER_IF
+    }
+
+    /// The target's veth interface (in the target namespace).
+    pub fn target_if(&self) -> &'static str {
+        TARGET_IF
+    }
+
     pub fn scanner_v4(&self) -> Ipv4Addr {
         SCANNER_V4
     }

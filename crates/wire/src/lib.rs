@@ -32,6 +32,7 @@ pub mod ndisc;
 pub mod summary;
 pub mod tcp;
 pub mod template;
+pub mod trace;
 pub mod udp;
 
 pub use summary::{summarize, Body, Quoted, Summary};

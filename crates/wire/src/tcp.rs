@@ -41,6 +41,28 @@ impl TcpFlags {
         (TcpFlags::FIN, "FIN"),
     ];
 
+    /// Every flag but NS with the letter nmap's packet trace gives it, in
+    /// the order it writes them: a SYN-ACK is `SA`, a reset-ack `RA`.
+    pub const LETTERS: [(TcpFlags, char); 8] = [
+        (TcpFlags::SYN, 'S'),
+        (TcpFlags::FIN, 'F'),
+        (TcpFlags::RST, 'R'),
+        (TcpFlags::PSH, 'P'),
+        (TcpFlags::ACK, 'A'),
+        (TcpFlags::URG, 'U'),
+        (TcpFlags::ECE, 'E'),
+        (TcpFlags::CWR, 'C'),
+    ];
+
+    /// Appends the flags' letters ([`TcpFlags::LETTERS`]).
+    pub fn push_letters(self, out: &mut String) {
+        for (bit, c) in TcpFlags::LETTERS {
+            if self.contains(bit) {
+                out.push(c);
+            }
+        }
+    }
+
     /// The flags' names run together (`URGPSHFIN`), `NONE` for no flag.
     pub fn names(self) -> String {
         let names: String = TcpFlags::NAMES

@@ -1,0 +1,13 @@
+//! Service and version detection: what runs behind an open port.
+//!
+//! This crate is sans-IO. [`probes`] reads a probe file in nmap's grammar
+//! (`nmap-service-probes`, or vigie's own database written in the same
+//! grammar) into [`probes::ProbeDb`]: every directive, every escape, each
+//! mistake one error with its line number. [`template`] reads the version
+//! fields' templates (`$1`, `$P(2)`, `$SUBST(1,"_",".")`, `$I(1,">")`).
+
+pub mod probes;
+pub mod template;
+
+pub use probes::{Match, ParseError, Probe, ProbeDb, Proto};
+pub use template::{Part, Template};

@@ -405,3 +405,32 @@ fn debug_prints_the_engine_decisions() {
         "{text}"
     );
 }
+
+/// The `services="…"` of a run's XML `<scaninfo>`.
+fn scanned(args: &[&str]) -> String {
+    let out = on_loopback(args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+    let i = xml.find(" services=\"").expect("scaninfo") + 11;
+    xml[i..i + xml[i..].find('"').expect("quote")].to_string()
+}
+
+/// nmap's services table is read only when named: without `--servicedb`
+/// the ranking is vigie's own even where nmap is installed.
+#[test]
+fn nmap_services_only_when_named() {
+    let own = vigie_scan::services::ServiceDb::builtin()
+        .top(30, vigie_scan::Proto::Tcp)
+        .to_nmap_string();
+    let base = ["-sT", "-n", "--top-ports", "30", "-oX", "-", "127.0.0.1"];
+    assert_eq!(scanned(&base), own);
+    let nmap = "/usr/share/nmap/nmap-services";
+    assert!(
+        std::path::Path::new(nmap).exists(),
+        "{nmap} (the nmap package, which .ci/run installs)"
+    );
+    let mut named = base.to_vec();
+    named.extend(["--servicedb", nmap]);
+    let theirs = scanned(&named);
+    assert_ne!(theirs, own, "nmap's ranking is not vigie's");
+}

@@ -33,8 +33,6 @@ use vigie_scan::targets::{cidr, parse_target, IpRange, TargetSet, TargetSpec};
 use vigie_scan::{Proto, Technique};
 use vigie_wire::tcp::TcpFlags;
 
-/// Where nmap keeps its services table, read at run time when present.
-const NMAP_SERVICES: &str = "/usr/share/nmap/nmap-services";
 /// How long reverse lookups may take in all, after the scan.
 const RDNS_BUDGET: Duration = Duration::from_secs(3);
 
@@ -406,10 +404,9 @@ fn load_services(opts: &args::Options) -> Result<ServiceDb, Fail> {
         return ServiceDb::from_nmap_services(&text)
             .map_err(|e| usage(format!("bad service table {}: {e}", path.display())));
     }
-    Ok(std::fs::read_to_string(NMAP_SERVICES)
-        .ok()
-        .and_then(|text| ServiceDb::from_nmap_services(&text).ok())
-        .unwrap_or_else(ServiceDb::builtin))
+    // nmap's own table only when the user names it (its licence): never
+    // looked up on its own.
+    Ok(ServiceDb::builtin())
 }
 
 /// The port list of each scan, from -p / -F / --top-ports / the default.

@@ -3,8 +3,9 @@
 //! [`ServiceDb::builtin`] is the project's own table, written from IANA's
 //! service-name registry (using the short names scanners commonly print
 //! where IANA's spelling differs only cosmetically) and a hand-made ranking.
-//! [`ServiceDb::from_nmap_services`] reads nmap's `nmap-services` text at run
-//! time when the user has it installed; nothing of that file ships here.
+//! [`ServiceDb::from_nmap_services`] reads an `nmap-services` text from the
+//! file the user names (`--servicedb`); nothing of nmap's file ships here
+//! and it is never looked up on its own.
 
 use std::collections::HashMap;
 

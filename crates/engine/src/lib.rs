@@ -27,6 +27,7 @@ pub mod progress;
 pub mod results;
 pub mod session;
 pub mod sweep;
+pub mod tls;
 pub mod trace;
 mod txpool;
 

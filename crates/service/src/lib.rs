@@ -5,9 +5,13 @@
 //! grammar) into [`probes::ProbeDb`]: every directive, every escape, each
 //! mistake one error with its line number. [`template`] reads the version
 //! fields' templates (`$1`, `$P(2)`, `$SUBST(1,"_",".")`, `$I(1,">")`).
+//! [`matcher`] compiles a file's match lines (PCRE2, nmap's limits) and
+//! matches responses through a literal index, nmap's order and rules.
 
+pub mod matcher;
 pub mod probes;
 pub mod template;
 
+pub use matcher::{Found, Matcher, PatternError};
 pub use probes::{Match, ParseError, Probe, ProbeDb, Proto};
 pub use template::{Part, Template};

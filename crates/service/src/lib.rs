@@ -8,6 +8,7 @@
 //! [`matcher`] compiles a file's match lines (PCRE2, nmap's limits) and
 //! matches responses through a literal index, nmap's order and rules.
 
+pub mod builtin;
 pub mod matcher;
 pub mod probes;
 pub mod template;

@@ -80,6 +80,7 @@ impl Sink for ReportSink<'_, '_> {
                     reason: p.reason,
                     ttl: p.ttl,
                     service: self.db.name(p.port, p.proto).map(str::to_owned),
+                    detected: None,
                 })
                 .collect(),
             srtt: h.srtt,

@@ -74,13 +74,21 @@ impl<W: Write> Sink for GrepWriter<W> {
                 if i > 0 {
                     line.push_str(", ");
                 }
-                // port/state/protocol/owner/service/rpc info/version/
+                // port/state/protocol/owner/service/rpc info/version/; a
+                // service inside TLS is `ssl|http`; `/` in a version is
+                // written `|`, as nmap does, so the fields still split.
+                let (service, version) = match p.detected.as_deref() {
+                    Some(d) => (
+                        d.column_name().replace('/', "|"),
+                        d.version_text().replace('/', "|"),
+                    ),
+                    None => (p.service.clone().unwrap_or_default(), String::new()),
+                };
                 line.push_str(&format!(
-                    "{}/{}/{}//{}///",
+                    "{}/{}/{}//{service}//{version}/",
                     p.port,
                     p.state.as_str(),
                     p.proto.as_str(),
-                    p.service.as_deref().unwrap_or("")
                 ));
             }
             if f.hidden_state_count() == 1 {
@@ -191,6 +199,22 @@ Host: 127.0.0.1 (localhost)\tPorts: 22/open/tcp//ssh///, 60/closed/udp/////
         assert_eq!(
             got.lines().nth(2),
             Some("Host: 127.0.0.1 ()\tPorts: \tIgnored State: filtered (61)")
+        );
+    }
+
+    #[test]
+    fn versions_in_the_ports_field() {
+        let mut w = GrepWriter::new(Vec::new(), Options::default());
+        let run = run_info(0);
+        w.begin(&run).unwrap();
+        w.host(&host_versions()).unwrap();
+        let text = String::from_utf8(w.into_inner()).unwrap();
+        assert!(
+            text.contains(
+                "Ports: 22/open/tcp//ssh//OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)/, \
+             80/open/tcp//http///, 111/open/tcp//rpcbind///, 443/open/tcp//ssl|http//nginx 1.22.1/"
+            ),
+            "{text}"
         );
     }
 }

@@ -95,6 +95,100 @@ pub(crate) struct PortLine<'a> {
     pub reason: Cow<'a, str>,
     pub ttl: u8,
     pub service: Option<Cow<'a, str>>,
+    /// What `-sV` found (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected: Option<DetectedLine>,
+}
+
+/// A port's service, product and version, and its TLS (docs/output.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct DetectedLine {
+    pub name: String,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub extrainfo: Option<String>,
+    pub hostname: Option<String>,
+    pub ostype: Option<String>,
+    pub devicetype: Option<String>,
+    /// `ssl` when found inside TLS.
+    pub tunnel: Option<String>,
+    pub conf: u8,
+    #[serde(default)]
+    pub cpe: Vec<String>,
+    #[serde(default)]
+    pub tls: Option<TlsLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct TlsLine {
+    pub version: String,
+    pub cipher: String,
+    pub alpn: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// Unix seconds.
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    pub key: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl DetectedLine {
+    pub(crate) fn from_info(d: &crate::ServiceInfo) -> DetectedLine {
+        DetectedLine {
+            name: d.name.clone(),
+            product: d.product.clone(),
+            version: d.version.clone(),
+            extrainfo: d.extrainfo.clone(),
+            hostname: d.hostname.clone(),
+            ostype: d.ostype.clone(),
+            devicetype: d.devicetype.clone(),
+            tunnel: d.tunnel_ssl.then(|| "ssl".to_string()),
+            conf: d.conf,
+            cpe: d.cpe.clone(),
+            tls: d.tls.as_ref().map(|t| TlsLine {
+                version: t.version.clone(),
+                cipher: t.cipher.clone(),
+                alpn: t.alpn.clone(),
+                subject: t.subject.clone(),
+                issuer: t.issuer.clone(),
+                sans: t.sans.clone(),
+                not_before: t.not_before,
+                not_after: t.not_after,
+                key: t.key.clone(),
+                sha256: t.sha256.clone(),
+            }),
+        }
+    }
+
+    pub(crate) fn into_info(self) -> crate::ServiceInfo {
+        crate::ServiceInfo {
+            name: self.name,
+            product: self.product,
+            version: self.version,
+            extrainfo: self.extrainfo,
+            hostname: self.hostname,
+            ostype: self.ostype,
+            devicetype: self.devicetype,
+            tunnel_ssl: self.tunnel.as_deref() == Some("ssl"),
+            conf: self.conf,
+            cpe: self.cpe,
+            tls: self.tls.map(|t| crate::TlsFields {
+                version: t.version,
+                cipher: t.cipher,
+                alpn: t.alpn,
+                subject: t.subject,
+                issuer: t.issuer,
+                sans: t.sans,
+                not_before: t.not_before,
+                not_after: t.not_after,
+                key: t.key,
+                sha256: t.sha256,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -156,6 +250,7 @@ impl<W: Write> Sink for JsonLinesWriter<W> {
                     reason: p.reason.as_str().into(),
                     ttl: p.ttl,
                     service: p.service.as_deref().map(Cow::Borrowed),
+                    detected: p.detected.as_deref().map(DetectedLine::from_info),
                 })
                 .collect(),
         }))
@@ -243,5 +338,26 @@ mod tests {
         let text = render(&[h]);
         let v: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
         assert_eq!(v["mac"], json!("2E:5F:11:AA:00:0B"));
+    }
+
+    #[test]
+    fn detected_services_and_tls_round_trip() {
+        let h = host_versions();
+        let text = render(std::slice::from_ref(&h));
+        let v: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        let tls = &v["ports"][442]["detected"];
+        assert_eq!(tls["name"], json!("http"));
+        assert_eq!(tls["tunnel"], json!("ssl"));
+        assert_eq!(tls["tls"]["version"], json!("TLSv1.3"));
+        assert_eq!(tls["tls"]["sans"], json!(["DNS:www.vigie.test"]));
+        assert_eq!(tls["tls"]["sha256"], json!("ab".repeat(32)));
+        assert_eq!(
+            v["ports"][21]["detected"]["cpe"][1],
+            json!("cpe:/o:linux:linux_kernel")
+        );
+        // A port without -sV results has no "detected" key at all.
+        assert!(v["ports"][0].get("detected").is_none());
+        let back = crate::read_json_lines(text.as_bytes()).unwrap();
+        assert_eq!(back.hosts[0].ports, h.ports);
     }
 }

@@ -84,6 +84,71 @@ pub struct PortResult {
     pub ttl: u8,
     /// Service name from the table; `None` prints as nmap does for unknown ports.
     pub service: Option<String>,
+    /// What service detection (`-sV`) found; when set, writers show it
+    /// instead of the table's name.
+    pub detected: Option<Box<ServiceInfo>>,
+}
+
+/// What service and version detection found behind a port.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceInfo {
+    /// `ssh`, `http`, … (inside TLS when `tunnel_ssl`).
+    pub name: String,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub extrainfo: Option<String>,
+    pub hostname: Option<String>,
+    pub ostype: Option<String>,
+    pub devicetype: Option<String>,
+    /// The service was found inside TLS (`tunnel="ssl"`, `ssl/http`).
+    pub tunnel_ssl: bool,
+    /// nmap's confidence: 10 for a probe's match, 8 for tcpwrapped.
+    pub conf: u8,
+    /// `cpe:/a:vendor:product:version`, lower-case.
+    pub cpe: Vec<String>,
+    /// What TLS showed, when the port spoke it.
+    pub tls: Option<TlsFields>,
+}
+
+/// What a TLS handshake showed (JSON Lines, `-oN`'s extra lines).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFields {
+    /// `TLSv1.3`, `TLSv1.2`.
+    pub version: String,
+    pub cipher: String,
+    pub alpn: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub sans: Vec<String>,
+    /// Validity, Unix seconds.
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    /// `rsa 2048`, `ec 256`, `ed25519`.
+    pub key: Option<String>,
+    /// SHA-256 of the certificate, lower-case hex.
+    pub sha256: Option<String>,
+}
+
+impl ServiceInfo {
+    /// The SERVICE column: `http`, or `ssl/http` inside TLS.
+    pub fn column_name(&self) -> String {
+        if self.tunnel_ssl {
+            format!("ssl/{}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// The VERSION column, as nmap writes it: `product version (extrainfo)`.
+    pub fn version_text(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.product.clone());
+        parts.extend(self.version.clone());
+        if let Some(i) = &self.extrainfo {
+            parts.push(format!("({i})"));
+        }
+        parts.join(" ")
+    }
 }
 
 /// Everything known about one host once its scan is complete.

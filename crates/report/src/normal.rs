@@ -191,50 +191,119 @@ fn write_host(out: &mut String, host: &HostReport, opts: &Options) {
     }
 
     if !f.shown.is_empty() {
-        let rows: Vec<[String; 4]> = f
+        // Columns: PORT STATE SERVICE [REASON] [VERSION] (VERSION once any
+        // shown port has one, as nmap does after -sV).
+        let versions = f.shown.iter().any(|p| p.detected.is_some());
+        let mut header = vec!["PORT", "STATE", "SERVICE"];
+        if reason {
+            header.push("REASON");
+        }
+        if versions {
+            header.push("VERSION");
+        }
+        let rows: Vec<Vec<String>> = f
             .shown
             .iter()
             .map(|p| {
-                [
+                let service = match &p.detected {
+                    Some(d) => d.column_name(),
+                    None => p.service.clone().unwrap_or_else(|| "unknown".to_string()),
+                };
+                let mut row = vec![
                     format!("{}/{}", p.port, p.proto.as_str()),
                     p.state.as_str().to_string(),
-                    p.service.clone().unwrap_or_else(|| "unknown".to_string()),
-                    reason_ttl(p.reason, p.ttl),
-                ]
+                    service,
+                ];
+                if reason {
+                    row.push(reason_ttl(p.reason, p.ttl));
+                }
+                if versions {
+                    row.push(
+                        p.detected
+                            .as_ref()
+                            .map(|d| d.version_text())
+                            .unwrap_or_default(),
+                    );
+                }
+                row
             })
             .collect();
-        let header = ["PORT", "STATE", "SERVICE", "REASON"];
-        let ncols = if reason { 4 } else { 3 };
-        let mut width = [0usize; 4];
-        for (i, w) in width.iter_mut().enumerate() {
-            *w = rows
-                .iter()
-                .map(|r| r[i].len())
-                .chain(std::iter::once(header[i].len()))
-                .max()
-                .unwrap_or(0);
-        }
-        let mut line = |cells: [&str; 4]| {
+        let ncols = header.len();
+        let width: Vec<usize> = (0..ncols)
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i].len())
+                    .chain(std::iter::once(header[i].len()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut line = |cells: &[&str]| {
             let mut s = String::new();
-            for i in 0..ncols {
+            for (i, c) in cells.iter().enumerate() {
                 if i + 1 == ncols {
-                    s.push_str(cells[i]);
+                    s.push_str(c);
                 } else {
-                    let _ = write!(s, "{:<w$} ", cells[i], w = width[i]);
+                    let _ = write!(s, "{:<w$} ", c, w = width[i]);
                 }
             }
-            out.push_str(&s);
+            // Padding never trails: an empty VERSION cell leaves none.
+            out.push_str(s.trim_end());
             out.push('\n');
         };
-        line(header);
+        line(&header);
         for r in &rows {
-            line([&r[0], &r[1], &r[2], &r[3]]);
+            let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+            line(&cells);
+        }
+        if let Some(info) = service_info(&f.shown) {
+            out.push_str(&info);
         }
     }
     if let Some(l) = &mac_line {
         out.push_str(l);
     }
     out.push('\n');
+}
+
+/// nmap's `Service Info:` line: the hosts, OSes, devices and OS CPEs the
+/// shown ports' services named, each once.
+fn service_info(ports: &[&crate::PortResult]) -> Option<String> {
+    let mut hosts: Vec<&str> = Vec::new();
+    let mut oses: Vec<&str> = Vec::new();
+    let mut devices: Vec<&str> = Vec::new();
+    let mut cpes: Vec<&str> = Vec::new();
+    for d in ports.iter().filter_map(|p| p.detected.as_deref()) {
+        for (list, v) in [
+            (&mut hosts, &d.hostname),
+            (&mut oses, &d.ostype),
+            (&mut devices, &d.devicetype),
+        ] {
+            if let Some(v) = v.as_deref() {
+                if !list.contains(&v) {
+                    list.push(v);
+                }
+            }
+        }
+        for c in d.cpe.iter().filter(|c| c.starts_with("cpe:/o")) {
+            if !cpes.contains(&c.as_str()) {
+                cpes.push(c);
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for (one, many, list) in [
+        ("Host", "Hosts", &hosts),
+        ("OS", "OSs", &oses),
+        ("Device", "Devices", &devices),
+        ("CPE", "CPE", &cpes),
+    ] {
+        if !list.is_empty() {
+            let label = if list.len() == 1 { one } else { many };
+            parts.push(format!("{label}: {}", list.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| format!("Service Info: {}\n", parts.join("; ")))
 }
 
 #[cfg(test)]
@@ -539,5 +608,21 @@ PORT   STATE  SERVICE REASON
             out.ends_with(" ssh\nMAC Address: 2E:5F:11:AA:00:0B (Unknown)\n\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn version_column_and_service_info() {
+        let got = render(false, Options::default(), &[host_versions()], &stats());
+        let table = "PORT    STATE SERVICE  VERSION\n\
+                     22/tcp  open  ssh      OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)\n\
+                     80/tcp  open  http\n\
+                     111/tcp open  rpcbind\n\
+                     443/tcp open  ssl/http nginx 1.22.1\n\
+                     Service Info: Host: www.vigie.test; OS: Linux; CPE: cpe:/o:linux:linux_kernel\n";
+        assert!(got.contains(table), "{got}");
+        // Without -sV results, no VERSION column.
+        let plain = render(false, Options::default(), &[host_small()], &stats());
+        assert!(plain.contains("PORT    STATE SERVICE\n"), "{plain}");
+        assert!(!plain.contains("Service Info"));
     }
 }

@@ -19,7 +19,7 @@ use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
 
 use crate::json::{HostLine, Line};
-use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo, NAME};
+use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo, ServiceInfo, NAME};
 
 /// Why a document could not be read back. Every message is one line.
 #[derive(Debug, Error)]
@@ -349,8 +349,15 @@ impl Attrs {
 /// before a document of a few kilobytes of `<extrareasons>` can fill memory.
 const MAX_PORTS: usize = 2 * 65536;
 
-/// A `<port>` being read: (proto, port, (state, reason, ttl), service).
-type PortBuild = (Proto, u16, Option<(PortState, Reason, u8)>, Option<String>);
+/// A `<port>` being read: (proto, port, (state, reason, ttl), service,
+/// what `-sV` found).
+type PortBuild = (
+    Proto,
+    u16,
+    Option<(PortState, Reason, u8)>,
+    Option<String>,
+    Option<Box<ServiceInfo>>,
+);
 
 /// A host being read: its `<host>` element is open.
 struct HostBuild {
@@ -388,6 +395,19 @@ struct XmlRead {
 impl XmlRead {
     fn host(&mut self, elem: &str) -> Result<&mut HostBuild, Malformed> {
         self.host.as_mut().ok_or_else(|| outside(elem, "host"))
+    }
+
+    /// The text of a `<cpe>`: kept with the port's probed service.
+    fn cpe(&mut self, text: String) -> Result<(), Malformed> {
+        let h = self.host("cpe")?;
+        let p = h.port.as_mut().ok_or_else(|| outside("cpe", "port"))?;
+        match p.4.as_mut() {
+            Some(d) => {
+                d.cpe.push(text);
+                Ok(())
+            }
+            None => Err(Malformed::Text),
+        }
     }
 
     fn open(&mut self, name: &str, parent: Option<&str>, e: &BytesStart) -> Result<(), Malformed> {
@@ -497,6 +517,7 @@ impl XmlRead {
                     reason: why,
                     ttl: 0,
                     service: None,
+                    detected: None,
                 }));
             }
             (Some("ports"), "port") => {
@@ -506,7 +527,7 @@ impl XmlRead {
                 if h.ports.len() >= MAX_PORTS {
                     return Err(Malformed::TooManyPorts);
                 }
-                h.port = Some((pr, id, None, None));
+                h.port = Some((pr, id, None, None, None));
             }
             (Some("port"), "state") => {
                 let v = (
@@ -520,9 +541,27 @@ impl XmlRead {
             }
             (Some("port"), "service") => {
                 let n = a.get(name, "name")?.to_owned();
+                let probed = a.opt("method") == Some("probed");
+                let detected = probed.then(|| {
+                    let field = |k: &str| a.opt(k).map(str::to_owned);
+                    Box::new(ServiceInfo {
+                        name: n.clone(),
+                        product: field("product"),
+                        version: field("version"),
+                        extrainfo: field("extrainfo"),
+                        hostname: field("hostname"),
+                        ostype: field("ostype"),
+                        devicetype: field("devicetype"),
+                        tunnel_ssl: a.opt("tunnel") == Some("ssl"),
+                        conf: a.opt("conf").and_then(|c| c.parse().ok()).unwrap_or(10),
+                        cpe: Vec::new(),
+                        tls: None,
+                    })
+                });
                 let h = self.host(name)?;
                 let p = h.port.as_mut().ok_or_else(|| outside(name, "port"))?;
                 p.3 = Some(n);
+                p.4 = detected;
             }
             (Some("host"), "times") => {
                 let us = |k: &str| a.num::<u64>(name, k).map(micros);
@@ -565,7 +604,7 @@ impl XmlRead {
             }
             (Some("ports"), "port") => {
                 let h = self.host(name)?;
-                if let Some((proto, port, st, service)) = h.port.take() {
+                if let Some((proto, port, st, service, detected)) = h.port.take() {
                     let (state, reason, ttl) = st.ok_or(Malformed::NoPortState(port))?;
                     h.ports.push(PortResult {
                         proto,
@@ -574,6 +613,7 @@ impl XmlRead {
                         reason,
                         ttl,
                         service,
+                        detected,
                     });
                 }
             }
@@ -649,6 +689,14 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
                 }
                 Ok(())
             }
+            // A `<cpe>` of a probed service is the one element with text.
+            Event::Text(t) if path.last().is_some_and(|p| p == "cpe") => {
+                let raw = String::from_utf8_lossy(&t).into_owned();
+                match quick_xml::escape::unescape(&raw) {
+                    Ok(text) => doc.cpe(text.into_owned()),
+                    Err(_) => Err(Malformed::Text),
+                }
+            }
             Event::Text(t) if t.iter().any(|b| !b.is_ascii_whitespace()) => Err(Malformed::Text),
             Event::Eof => break,
             _ => Ok(()),
@@ -697,6 +745,7 @@ fn host_from_line(h: HostLine) -> Result<HostReport, Malformed> {
                 reason: reason(&p.reason)?,
                 ttl: p.ttl,
                 service: p.service.map(Cow::into_owned),
+                detected: p.detected.map(|d| Box::new(d.into_info())),
             })
         })
         .collect::<Result<Vec<_>, Malformed>>()?;

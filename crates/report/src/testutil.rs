@@ -9,7 +9,9 @@ use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
 
 use crate::{ctime, minute_stamp, second_stamp};
-use crate::{HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo};
+use crate::{
+    HostReport, HostStatus, PortResult, RunInfo, RunStats, ScanInfo, ServiceInfo, TlsFields,
+};
 
 pub const T0: u64 = 1_795_237_086; // Sat Nov 21 04:58:06 2026 UTC
 
@@ -48,6 +50,7 @@ pub fn port(proto: Proto, port: u16, state: PortState, reason: Reason, ttl: u8) 
         reason,
         ttl,
         service: None,
+        detected: None,
     }
 }
 
@@ -120,4 +123,51 @@ pub fn stats() -> RunStats {
         hosts_down: 0,
         hosts_total: 1,
     }
+}
+
+/// A host after `-sV`: OpenSSH on 22, nginx inside TLS on 443 (with its
+/// certificate), a service without product on 80.
+pub fn host_versions() -> HostReport {
+    let mut h = host_small();
+    h.ports[21].detected = Some(Box::new(ServiceInfo {
+        name: "ssh".into(),
+        product: Some("OpenSSH".into()),
+        version: Some("9.2p1 Debian 2+deb12u3".into()),
+        extrainfo: Some("protocol 2.0".into()),
+        ostype: Some("Linux".into()),
+        conf: 10,
+        cpe: vec![
+            "cpe:/a:openbsd:openssh:9.2p1".into(),
+            "cpe:/o:linux:linux_kernel".into(),
+        ],
+        ..ServiceInfo::default()
+    }));
+    h.ports[79].detected = Some(Box::new(ServiceInfo {
+        name: "http".into(),
+        conf: 10,
+        ..ServiceInfo::default()
+    }));
+    h.ports[442].detected = Some(Box::new(ServiceInfo {
+        name: "http".into(),
+        product: Some("nginx".into()),
+        version: Some("1.22.1".into()),
+        hostname: Some("www.vigie.test".into()),
+        tunnel_ssl: true,
+        conf: 10,
+        cpe: vec!["cpe:/a:nginx:nginx:1.22.1".into()],
+        tls: Some(TlsFields {
+            version: "TLSv1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+            alpn: Some("http/1.1".into()),
+            subject: Some("CN=www.vigie.test".into()),
+            issuer: Some("CN=Vigie Lab CA".into()),
+            sans: vec!["DNS:www.vigie.test".into()],
+            not_before: Some(1_795_000_000),
+            not_after: Some(1_826_536_000),
+            key: Some("ec 256".into()),
+            sha256: Some("ab".repeat(32)),
+        }),
+        ..ServiceInfo::default()
+    }));
+    h
 }

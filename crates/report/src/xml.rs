@@ -14,7 +14,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use crate::{
     ctime, done_summary, fold, host_visible, unix_secs, HostReport, Options, RunInfo, RunStats,
-    Sink, NAME, VERSION,
+    ServiceInfo, Sink, NAME, VERSION,
 };
 
 /// XML writer; flushes after every host so a partial file is still useful.
@@ -58,6 +58,40 @@ impl<W: Write> XmlWriter<W> {
 
     fn end(&mut self, name: &str) -> io::Result<()> {
         self.x.write_event(Event::End(BytesEnd::new(name)))
+    }
+
+    /// `<service name product version … tunnel method="probed" conf>`
+    /// with its `<cpe>` children.
+    fn detected(&mut self, d: &ServiceInfo) -> io::Result<()> {
+        let conf = d.conf.to_string();
+        let mut attrs = vec![("name", d.name.as_str())];
+        for (k, v) in [
+            ("product", &d.product),
+            ("version", &d.version),
+            ("extrainfo", &d.extrainfo),
+            ("hostname", &d.hostname),
+            ("ostype", &d.ostype),
+            ("devicetype", &d.devicetype),
+        ] {
+            if let Some(v) = v {
+                attrs.push((k, v.as_str()));
+            }
+        }
+        if d.tunnel_ssl {
+            attrs.push(("tunnel", "ssl"));
+        }
+        attrs.push(("method", "probed"));
+        attrs.push(("conf", &conf));
+        if d.cpe.is_empty() {
+            return self.empty("service", &attrs);
+        }
+        self.start("service", &attrs)?;
+        for c in &d.cpe {
+            self.start("cpe", &[])?;
+            self.x.write_event(Event::Text(BytesText::new(c)))?;
+            self.end("cpe")?;
+        }
+        self.end("service")
     }
 
     fn write_host(&mut self, host: &HostReport) -> io::Result<()> {
@@ -151,7 +185,9 @@ impl<W: Write> XmlWriter<W> {
                         ("reason_ttl", &ttl),
                     ],
                 )?;
-                if let Some(svc) = p.service.as_deref() {
+                if let Some(d) = p.detected.as_deref() {
+                    self.detected(d)?;
+                } else if let Some(svc) = p.service.as_deref() {
                     self.empty(
                         "service",
                         &[("name", svc), ("method", "table"), ("conf", "3")],
@@ -531,6 +567,15 @@ mod tests {
                 "empty.xml",
                 render(Options::default(), &run_info(0), &[], &stats()),
             ),
+            (
+                "versions.xml",
+                render(
+                    Options::default(),
+                    &run_info(0),
+                    &[host_versions()],
+                    &stats(),
+                ),
+            ),
         ];
         let tmp = TmpDir::new("dtd");
         for (name, text) in docs {
@@ -612,5 +657,45 @@ mod tests {
             vec!["+25/tcp open  smtp", "-80/tcp open  http"],
             "{text}"
         );
+    }
+
+    #[test]
+    fn probed_services_with_cpe_read_back() {
+        let xml = render(
+            Options::default(),
+            &run_info(0),
+            &[host_versions()],
+            &stats(),
+        );
+        assert!(xml.contains(
+            "<port protocol=\"tcp\" portid=\"22\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>\
+             <service name=\"ssh\" product=\"OpenSSH\" version=\"9.2p1 Debian 2+deb12u3\" \
+             extrainfo=\"protocol 2.0\" ostype=\"Linux\" method=\"probed\" conf=\"10\">\
+             <cpe>cpe:/a:openbsd:openssh:9.2p1</cpe><cpe>cpe:/o:linux:linux_kernel</cpe></service></port>"
+        ), "{xml}");
+        assert!(xml.contains(
+            "<service name=\"http\" product=\"nginx\" version=\"1.22.1\" hostname=\"www.vigie.test\" \
+             tunnel=\"ssl\" method=\"probed\" conf=\"10\"><cpe>cpe:/a:nginx:nginx:1.22.1</cpe></service>"
+        ), "{xml}");
+        assert!(
+            xml.contains("<service name=\"http\" method=\"probed\" conf=\"10\"/>"),
+            "{xml}"
+        );
+        // Read back: everything but TLS (which XML does not hold) survives.
+        let back = crate::read_xml(xml.as_bytes()).unwrap();
+        let mut want = host_versions();
+        for p in &mut want.ports {
+            if let Some(d) = p.detected.as_mut() {
+                d.tls = None;
+            }
+        }
+        let found = |ports: &[crate::PortResult]| -> Vec<(u16, Option<Box<crate::ServiceInfo>>)> {
+            ports
+                .iter()
+                .filter(|p| p.detected.is_some())
+                .map(|p| (p.port, p.detected.clone()))
+                .collect()
+        };
+        assert_eq!(found(&back.hosts[0].ports), found(&want.ports));
     }
 }

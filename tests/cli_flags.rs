@@ -299,10 +299,6 @@ fn nmap_options_not_here_yet() {
         (&["-sO"], "-sO (IP protocol scan)"),
         (&["-sY"], "-sY (SCTP INIT scan)"),
         (&["-b", "relay"], "-b (FTP bounce scan)"),
-        (
-            &["-A"],
-            "-A (OS and version detection, scripts and traceroute)",
-        ),
         (&["-f"], "-f (fragmented probes)"),
         (&["--ttl", "12"], "--ttl (the probes' IP TTL)"),
     ] {
@@ -433,4 +429,45 @@ fn nmap_services_only_when_named() {
     named.extend(["--servicedb", nmap]);
     let theirs = scanned(&named);
     assert_ne!(theirs, own, "nmap's ranking is not vigie's");
+}
+
+#[test]
+fn version_database_mistakes_are_one_line() {
+    let dir = std::env::temp_dir().join(format!("vigie-versiondb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("probes.txt");
+    std::fs::write(&bad, "Probe TCP NULL q||\nmatch ssh m|^SSH| p/x\n").expect("write");
+    let bad_s = bad.display().to_string();
+    refused(
+        &["-sV", "--versiondb", &bad_s, "-n", "127.0.0.1"],
+        &format!("{bad_s}: line 2: match ssh: field p's closing delimiter is missing"),
+    );
+    let unbuildable = dir.join("regex.txt");
+    std::fs::write(&unbuildable, "Probe TCP NULL q||\nmatch x m|^(a|\n").expect("write");
+    let out = vigie(&[
+        "-sV",
+        "--versiondb",
+        unbuildable.to_str().unwrap(),
+        "-n",
+        "127.0.0.1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    refused(
+        &[
+            "-sV",
+            "--versiondb",
+            "/nonexistent/p.txt",
+            "-n",
+            "127.0.0.1",
+        ],
+        "cannot read /nonexistent/p.txt: No such file or directory (os error 2)",
+    );
+    refused(
+        &["--version-intensity", "3", "-n", "127.0.0.1"],
+        "--versiondb, --version-intensity, --version-light, --version-all and --version-timeout need -sV",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -172,6 +172,14 @@ pub struct Options {
     pub seed: Option<u64>,
     /// `--servicedb FILE`.
     pub servicedb: Option<PathBuf>,
+    /// `-sV` (or `-A`): service and version detection.
+    pub version: bool,
+    /// `--version-intensity N` (`--version-light` 2, `--version-all` 9).
+    pub version_intensity: Option<u8>,
+    /// `--versiondb FILE`: a probe file in nmap's grammar.
+    pub versiondb: Option<PathBuf>,
+    /// `--version-timeout TIME`: at most this long per port.
+    pub version_timeout: Option<Duration>,
     /// The arguments as typed, without the program name (what a resume
     /// file keeps).
     pub argv: Vec<String>,
@@ -313,6 +321,19 @@ const fn tcp_type(t: Technique, help: &'static str, apply: flags::Apply<Cmd>) ->
         TECHNIQUES,
         help,
         apply,
+    )
+}
+
+/// `-sV`.
+const fn tcp_version() -> Flag<Cmd> {
+    Flag::switch(
+        &[Word("-sV")],
+        TECHNIQUES,
+        "service and version detection of the open TCP ports:\n\
+         probes in nmap's order and grammar (vigie's own database, or\n\
+         --versiondb), several at once per port, TLS on any port (its\n\
+         certificate in -oJ)",
+        |c, _| yes(&mut c.o.version),
     )
 }
 
@@ -578,6 +599,71 @@ pub const SCAN: &[Flag<Cmd>] = &[
          under ICMP rate limiting (about 1 closed port per second on Linux);\n\
          open ports are printed as found; progress on stderr on a terminal.",
         |c, _| yes(&mut c.o.udp),
+    ),
+    tcp_version(),
+    Flag::switch(
+        &[Word("-A")],
+        TECHNIQUES,
+        "aggressive: turns on -sV (nmap's -A also runs OS detection,\n\
+         scripts and traceroute, which vigie does not have yet)",
+        |c, _| yes(&mut c.o.version),
+    ),
+    Flag::valued(
+        &[Long("--version-intensity")],
+        "0-9",
+        Complete::Words(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]),
+        TECHNIQUES,
+        "how many probes -sV tries: those of rarity up to n\n\
+         (default 7), the ones whose ports name the port always",
+        |c, v| {
+            c.o.version_intensity = Some(match v.parse::<u8>() {
+                Ok(n) if n <= 9 => n,
+                _ => return Err("expected 0 to 9".into()),
+            });
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Long("--version-light")],
+        TECHNIQUES,
+        "-sV at intensity 2",
+        |c, _| {
+            c.o.version_intensity = Some(2);
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Long("--version-all")],
+        TECHNIQUES,
+        "-sV at intensity 9 (every probe)",
+        |c, _| {
+            c.o.version_intensity = Some(9);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--versiondb")],
+        "file",
+        Complete::File,
+        TECHNIQUES,
+        "probes and patterns from this file (nmap's grammar,\n\
+         e.g. an nmap-service-probes) instead of vigie's own",
+        |c, v| {
+            c.o.versiondb = path(v);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--version-timeout")],
+        "time",
+        Complete::Any,
+        TECHNIQUES,
+        "give up on a port's service after this long\n\
+         (default 30s)",
+        |c, v| {
+            c.o.version_timeout = Some(positive_time(v)?);
+            Ok(())
+        },
     ),
     // TIMING
     Flag::valued(
@@ -887,13 +973,6 @@ pub const SCAN: &[Flag<Cmd>] = &[
     )
     .hidden(),
     // nmap's options that vigie does not have yet.
-    Flag::pending(&[Word("-sV")], None, NMAP, "service and version detection"),
-    Flag::pending(
-        &[Word("-A")],
-        None,
-        NMAP,
-        "OS and version detection, scripts and traceroute",
-    ),
     Flag::pending(&[Word("-O")], None, NMAP, "OS detection"),
     Flag::pending(&[Word("-sC")], None, NMAP, "the default scripts"),
     Flag::pending(&[Long("--script")], Some("scripts"), NMAP, "NSE scripts"),
@@ -916,14 +995,6 @@ pub const SCAN: &[Flag<Cmd>] = &[
         "IP protocol ping",
     ),
     Flag::pending(&[Long("--traceroute")], None, NMAP, "traceroute"),
-    Flag::pending(
-        &[Long("--version-intensity")],
-        Some("0-9"),
-        NMAP,
-        "version detection",
-    ),
-    Flag::pending(&[Long("--version-light")], None, NMAP, "version detection"),
-    Flag::pending(&[Long("--version-all")], None, NMAP, "version detection"),
     Flag::pending(
         &[Long("--dns-servers")],
         Some("servers"),

@@ -143,6 +143,10 @@ fn every_flag_at_once() {
         open: true,
         seed: Some(42),
         servicedb: Some(PathBuf::from("svc.txt")),
+        version: false,
+        version_intensity: None,
+        versiondb: None,
+        version_timeout: None,
         argv: o.argv.clone(),
         args_line: "vigie -sS -p22,80 --top-ports 10 -F -iL list.txt --exclude \
                     198.18.0.5,198.18.0.6 --exclude 198.18.0.7 --excludefile ex.txt -6 -n -R \
@@ -785,7 +789,7 @@ fn nmap_options_not_here_yet_say_so() {
         (&["-sO"], "-sO", "IP protocol scan"),
         (&["-sY"], "-sY", "SCTP INIT scan"),
         (&["-b", "relay"], "-b", "FTP bounce scan"),
-        (&["-sV"], "-sV", "service and version detection"),
+        (&["-sC"], "-sC", "the default scripts"),
         (&["-Ddecoy1,ME"], "-D", "decoy scan"),
         (&["-g", "53"], "-g", "a fixed source port"),
         (&["--source-port", "53"], "-g", "a fixed source port"),
@@ -931,4 +935,29 @@ fn help_fits_in_80_columns() {
     for line in merge_help().lines() {
         assert!(line.chars().count() <= 80, "too long: {line}");
     }
+}
+
+#[test]
+fn version_detection_flags() {
+    let o = opts(&["-sV"]);
+    assert!(o.version && o.version_intensity.is_none());
+    assert!(opts(&["-A"]).version);
+    assert_eq!(
+        opts(&["-sV", "--version-intensity", "3"]).version_intensity,
+        Some(3)
+    );
+    assert_eq!(opts(&["-sV", "--version-light"]).version_intensity, Some(2));
+    assert_eq!(opts(&["-sV", "--version-all"]).version_intensity, Some(9));
+    assert_eq!(
+        opts(&["-sV", "--versiondb", "p.txt"]).versiondb,
+        Some(PathBuf::from("p.txt"))
+    );
+    assert_eq!(
+        opts(&["-sV", "--version-timeout", "5s"]).version_timeout,
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        fail(&["-sV", "--version-intensity", "10", "127.0.0.1"]),
+        "invalid value '10' for '--version-intensity': expected 0 to 9"
+    );
 }

@@ -151,6 +151,7 @@ fn run() -> Result<ExitCode, Fail> {
             plans: r.plans.clone(),
         }),
         raw_ok,
+        version: version_spec(&opts)?,
     })
     .map_err(|e| session_fail(SessionError::from(e)))?;
 
@@ -407,6 +408,44 @@ fn load_services(opts: &args::Options) -> Result<ServiceDb, Fail> {
     // nmap's own table only when the user names it (its licence): never
     // looked up on its own.
     Ok(ServiceDb::builtin())
+}
+
+/// `-sV`: the probe database (vigie's own, or `--versiondb FILE`) compiled,
+/// and how hard to try.
+fn version_spec(opts: &args::Options) -> Result<Option<vigie_engine::version::VersionSpec>, Fail> {
+    if !opts.version {
+        if opts.versiondb.is_some()
+            || opts.version_intensity.is_some()
+            || opts.version_timeout.is_some()
+        {
+            return Err(usage("--versiondb, --version-intensity, --version-light, --version-all and --version-timeout need -sV"));
+        }
+        return Ok(None);
+    }
+    let (name, text) = match &opts.versiondb {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read(p).map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?,
+        ),
+        None => (
+            "vigie's probe database".to_string(),
+            vigie_service::builtin::BUILTIN.as_bytes().to_vec(),
+        ),
+    };
+    let db = vigie_service::ProbeDb::parse(&text).map_err(|e| usage(format!("{name}: {e}")))?;
+    let matcher = vigie_service::Matcher::new(&db).map_err(|e| usage(format!("{name}: {e}")))?;
+    if let Some(e) = matcher.skipped().first() {
+        return Err(usage(format!("{name}: {e}")));
+    }
+    let mut spec = vigie_engine::version::VersionSpec::new(
+        Arc::new(matcher),
+        opts.version_intensity
+            .unwrap_or(vigie_service::detect::DEFAULT_INTENSITY),
+    );
+    if let Some(t) = opts.version_timeout {
+        spec.port_timeout = t;
+    }
+    Ok(Some(spec))
 }
 
 /// The port list of each scan, from -p / -F / --top-ports / the default.

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use vigie_engine::session::{HostResult, Interrupted, Sink};
+use vigie_engine::version::Detected;
 use vigie_engine::Outcome;
-use vigie_report::{HostReport, HostStatus, PortResult, Sink as _};
+use vigie_report::{HostReport, HostStatus, PortResult, ServiceInfo, Sink as _, TlsFields};
 use vigie_scan::services::ServiceDb;
 use vigie_scan::{Proto, Technique};
 
@@ -80,7 +81,11 @@ impl Sink for ReportSink<'_, '_> {
                     reason: p.reason,
                     ttl: p.ttl,
                     service: self.db.name(p.port, p.proto).map(str::to_owned),
-                    detected: None,
+                    detected: h
+                        .services
+                        .iter()
+                        .find(|(port, _)| p.proto == Proto::Tcp && *port == p.port)
+                        .and_then(|(_, d)| service_info(d)),
                 })
                 .collect(),
             srtt: h.srtt,
@@ -157,4 +162,45 @@ fn rate_line(o: &Outcome) {
         o.sent,
         o.retransmitted
     );
+}
+
+/// What `-sV` found, as the reports show it; `None` when nothing matched
+/// (the table's name is shown then).
+fn service_info(d: &Detected) -> Option<Box<ServiceInfo>> {
+    let tls = d.tls.as_ref().map(|t| {
+        let c = t.cert.as_ref();
+        TlsFields {
+            version: t.version.clone(),
+            cipher: t.cipher.clone(),
+            alpn: t.alpn.clone(),
+            subject: c.map(|c| c.subject.clone()),
+            issuer: c.map(|c| c.issuer.clone()),
+            sans: c.map(|c| c.sans.clone()).unwrap_or_default(),
+            not_before: c.map(|c| c.not_before),
+            not_after: c.map(|c| c.not_after),
+            key: c.map(|c| c.key.clone()),
+            sha256: c.map(|c| c.sha256.clone()),
+        }
+    });
+    if d.wrapped {
+        return Some(Box::new(ServiceInfo {
+            name: "tcpwrapped".into(),
+            conf: 8,
+            ..ServiceInfo::default()
+        }));
+    }
+    let f = d.found.as_ref()?;
+    Some(Box::new(ServiceInfo {
+        name: f.service.clone(),
+        product: f.product.clone(),
+        version: f.version.clone(),
+        extrainfo: f.info.clone(),
+        hostname: f.hostname.clone(),
+        ostype: f.ostype.clone(),
+        devicetype: f.devicetype.clone(),
+        tunnel_ssl: tls.is_some() && f.service != "ssl",
+        conf: 10,
+        cpe: f.cpe.clone(),
+        tls,
+    }))
 }

@@ -30,6 +30,7 @@ pub mod sweep;
 pub mod tls;
 pub mod trace;
 mod txpool;
+pub mod version;
 
 #[cfg(test)]
 mod sim;

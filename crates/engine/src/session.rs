@@ -102,6 +102,8 @@ pub struct Config {
     pub resume: Option<ResumePoint>,
     /// Raw sockets are allowed (CAP_NET_RAW).
     pub raw_ok: bool,
+    /// `-sV`: detect the services of the open TCP ports, per host block.
+    pub version: Option<crate::version::VersionSpec>,
 }
 
 /// Why a host is (not) up.
@@ -135,6 +137,8 @@ pub struct HostResult {
     pub srtt: Option<Duration>,
     pub rttvar: Option<Duration>,
     pub timeout: Option<Duration>,
+    /// `-sV`: what was found on its open TCP ports.
+    pub services: Vec<(u16, crate::version::Detected)>,
 }
 
 /// What a sink is told when the run is interrupted: enough to resume.
@@ -411,7 +415,7 @@ impl Session {
                 .map_err(SessionError::Sink)?;
             }
             let hi = window_end(targets, &scan_set, b, hosts, nblocks);
-            self.report_window(&found, &runs, lo..hi, sink, &mut summary)?;
+            self.report_window(&found, &runs, lo..hi, sink, &mut summary, env)?;
             lo = hi;
             if interrupted {
                 summary.interrupted = true;
@@ -615,21 +619,27 @@ impl Session {
         window: Range<u64>,
         sink: &mut S,
         summary: &mut Summary,
+        env: &Env,
     ) -> Result<(), SessionError<S::Error>> {
         let end = SystemTime::now();
         let scopes: Vec<crate::Scope> = runs.iter().map(|(p, _)| p.scope()).collect();
         let targets = &self.cfg.targets;
         let mut up = Vec::new();
+        let mut hosts = Vec::new();
         for h in window.clone() {
             let Some(addr) = targets.get(h) else { continue };
-            if let Host::Report(r) = self.host_result(found, runs, &scopes, addr, end) {
+            let host = self.host_result(found, runs, &scopes, addr, end);
+            if let Host::Report(r) = &host {
                 up.push((addr, r.status.up));
             }
+            hosts.push(host);
         }
         sink.window(&up).map_err(SessionError::Sink)?;
-        for h in window {
-            let Some(addr) = targets.get(h) else { continue };
-            match self.host_result(found, runs, &scopes, addr, end) {
+        if let Some(spec) = &self.cfg.version {
+            self.detect_services(spec, &mut hosts, env);
+        }
+        for host in hosts {
+            match host {
                 Host::Report(r) => {
                     if r.status.up {
                         summary.up += 1;
@@ -646,6 +656,46 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// `-sV`: the services of the open TCP ports of the window's hosts, all
+    /// at once (bounded by the spec's sockets).
+    fn detect_services(&self, spec: &crate::version::VersionSpec, hosts: &mut [Host], env: &Env) {
+        let open: Vec<(IpAddr, u16)> = hosts
+            .iter()
+            .filter_map(|h| match h {
+                Host::Report(r) if r.status.up => Some(r),
+                _ => None,
+            })
+            .flat_map(|r| {
+                r.ports
+                    .iter()
+                    .filter(|p| p.proto == Proto::Tcp && p.state == PortState::Open)
+                    .map(move |p| (r.addr, p.port))
+            })
+            .collect();
+        trace_debug!(
+            env.trace,
+            DEBUG,
+            "version: {} open TCP ports to detect",
+            open.len()
+        );
+        let mut found = match crate::version::detect(&open, spec, env) {
+            Ok(f) => f,
+            Err(e) => {
+                trace_debug!(env.trace, DEBUG, "version: detection failed: {e}");
+                return;
+            }
+        };
+        for h in hosts.iter_mut() {
+            if let Host::Report(r) = h {
+                for p in &r.ports {
+                    if let Some(d) = found.remove(&(r.addr, p.port)) {
+                        r.services.push((p.port, d));
+                    }
+                }
+            }
+        }
     }
 
     /// One target's result from the block's runs (empty `runs`: a ping
@@ -751,6 +801,7 @@ impl Session {
             srtt,
             rttvar,
             timeout,
+            services: Vec::new(),
         })
     }
 }
@@ -848,6 +899,7 @@ mod tests {
             block_probes: blocks::BLOCK_PROBES,
             resume: None,
             raw_ok: true,
+            version: None,
         }
     }
 

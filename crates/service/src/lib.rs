@@ -9,6 +9,7 @@
 //! matches responses through a literal index, nmap's order and rules.
 
 pub mod builtin;
+pub mod detect;
 pub mod matcher;
 pub mod probes;
 pub mod template;

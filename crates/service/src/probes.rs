@@ -475,10 +475,12 @@ fn match_line(soft: bool, rest: &[u8], line: usize) -> Result<Match, String> {
                 b'h' => "h",
                 b'o' => "o",
                 b'd' => "d",
-                _ => return Err(format!(
-                    "{what} {service}: unknown version field at \"{}\" (p v i h o d cpe: exist)",
-                    show(&rest[..rest.len().min(20)])
-                )),
+                _ => {
+                    let at = show(&rest[..rest.len().min(20)]);
+                    return Err(format!(
+                        "{what} {service}: unknown version field at \"{at}\" (p v i h o d cpe: exist)"
+                    ));
+                }
             };
             (tag, &rest[1..])
         };

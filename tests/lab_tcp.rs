@@ -85,9 +85,12 @@ fn differential(flag: &str, v6: bool) {
         .output()
         .expect("run nmap (installed by .ci/run)");
     check_output("nmap", &out);
+    // ndiff compares service names too: name nmap's table, as a
+    // differential run may (vigie never reads it on its own).
     let out = lab
         .scanner_cmd(VIGIE)
         .args([flag, "-p-", "-n"])
+        .args(["--servicedb", "/usr/share/nmap/nmap-services"])
         .args(fam)
         .arg("-oX")
         .arg(&vigie_xml)

@@ -2,7 +2,9 @@
 //! packages in the target namespace. (1) every ground-truth port answers as
 //! its protocol does; (2) a differential recorder: `nmap -sV` (TCP) and
 //! `nmap -sU -sV` (UDP) from the scanner namespace, compared with the
-//! ground truth port by port, with both runs timed.
+//! ground truth port by port, with both runs timed; and vigie -sV beside
+//! it, with its own database (against the truth) and with nmap's file named
+//! by `--versiondb` (against nmap's answers).
 //!
 //! nmap reads its own data files here (it is the reference being recorded);
 //! vigie never reads them unless named with a flag.
@@ -165,6 +167,27 @@ fn nmap(lab: &ServiceLab, args: &[&str]) -> (String, f64) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), secs)
 }
 
+/// Run vigie -sV in the scanner namespace; (XML, seconds).
+fn vigie(lab: &ServiceLab, args: &[&str]) -> (String, f64) {
+    let t = Instant::now();
+    let out = lab
+        .lab()
+        .scanner_cmd(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .args(["-Pn", "-n", "-oX", "-"])
+        .arg(lab.lab().target_v4().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigie");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "vigie {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (String::from_utf8_lossy(&out.stdout).into_owned(), secs)
+}
+
 fn show(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
 }
@@ -195,6 +218,90 @@ fn nmap_differential() {
     let (udp_xml, udp_secs) = nmap(&lab, &["-sU", "-sV", "-p", &join(&udp)]);
     let mut seen = parse_nmap(&tcp_xml);
     seen.extend(parse_nmap(&udp_xml));
+    let ports = join(&tcp);
+    let (own_xml, own_secs) = vigie(&lab, &["-sT", "-sV", "-p", &ports]);
+    let (nm_xml, nm_secs) = vigie(
+        &lab,
+        &[
+            "-sT",
+            "-sV",
+            "--versiondb",
+            "/usr/share/nmap/nmap-service-probes",
+            "--servicedb",
+            "/usr/share/nmap/nmap-services",
+            "-p",
+            &ports,
+        ],
+    );
+    let own = parse_nmap(&own_xml);
+    let with_nmap_db = parse_nmap(&nm_xml);
+    let mut own_score = Score::default();
+    let mut same = 0;
+    let mut scripted = 0;
+    let mut differ = Vec::new();
+    for t in lab.truth().iter().filter(|t| t.proto == Proto::Tcp) {
+        let o = own.get(&(t.proto, t.port)).cloned().unwrap_or_default();
+        own_score.ports += 1;
+        own_score.name += usize::from(name_right(t, &o));
+        own_score.product += usize::from(o.product.as_deref() == t.product);
+        own_score.version += usize::from(t.version_matches(o.version.as_deref()));
+        let n = seen.get(&(t.proto, t.port)).cloned().unwrap_or_default();
+        let v = with_nmap_db
+            .get(&(t.proto, t.port))
+            .cloned()
+            .unwrap_or_default();
+        let key = |s: &Seen| {
+            (
+                s.name.clone(),
+                s.product.clone(),
+                s.version.clone(),
+                s.tunnel.clone(),
+            )
+        };
+        // nmap 7.93's scripts rename some services ("mosquitto version
+        // 2.0.11" on 1883): a name with a space is a script's, not a probe's.
+        let by_script = n.name.as_deref().is_some_and(|x| x.contains(' '));
+        if key(&n) == key(&v) {
+            same += 1;
+        } else if by_script {
+            scripted += 1;
+            differ.push(format!(
+                "{}/tcp {}: named by an nmap script {:?}",
+                t.port, t.daemon, n.name
+            ));
+        } else {
+            differ.push(format!(
+                "{}/tcp {}: nmap {:?} | vigie --versiondb {:?}",
+                t.port,
+                t.daemon,
+                key(&n),
+                key(&v)
+            ));
+        }
+    }
+    eprintln!(
+        "vigie (own database) right on TCP: name {}/{n}, product {}/{n}, version {}/{n}; {own_secs:.1} s",
+        own_score.name, own_score.product, own_score.version, n = own_score.ports
+    );
+    eprintln!(
+        "vigie --versiondb nmap's file: name, product, version and tunnel equal to nmap -sV's on \
+         {same}/{} TCP ports; {nm_secs:.1} s\n{}",
+        own_score.ports,
+        differ.join("\n")
+    );
+    // With nmap's own file, vigie's answer is nmap's on every TCP port
+    // (but where an nmap script, which vigie does not run, renamed it).
+    assert_eq!(
+        same + scripted,
+        own_score.ports,
+        "vigie --versiondb differs from nmap -sV:\n{}",
+        differ.join("\n")
+    );
+    // With its own database, vigie names every TCP port right.
+    assert_eq!(
+        own_score.name, own_score.ports,
+        "vigie's own database misnames a TCP port of the lab"
+    );
 
     let mut table = String::new();
     let mut score = Score::default();

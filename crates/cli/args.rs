@@ -57,13 +57,16 @@ impl Generate {
         (Generate::Fish, "complete-fish"),
         (Generate::PowerShell, "complete-powershell"),
     ];
-    const WORDS: [&'static str; 5] = [
-        "man",
-        "complete-bash",
-        "complete-zsh",
-        "complete-fish",
-        "complete-powershell",
-    ];
+    /// The words of [`Generate::ALL`], for the completions.
+    const WORDS: [&'static str; 5] = {
+        let mut w = [""; 5];
+        let mut i = 0;
+        while i < w.len() {
+            w[i] = Generate::ALL[i].1;
+            i += 1;
+        }
+        w
+    };
 }
 
 /// A scan's options, as given; port and target syntax is left to vigie-scan.

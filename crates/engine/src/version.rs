@@ -289,13 +289,12 @@ async fn run_probes(
                     format_args!("version: {target}: {name} got {what}"),
                 );
             }
-            if matches!(&a, Answer::Data(b) if !b.is_empty()) && slot > 0 {
-                got_data.notify_waiters();
-            }
             d.answer(m, slot, a);
         }
         if d.null_may_stop() {
-            got_data.notify_waiters();
+            // A stored permit: the NULL probe stops even if it is still
+            // connecting and not yet waiting.
+            got_data.notify_one();
         }
     }
     (d.verdict().cloned().unwrap_or(Verdict::Unknown), d.heard())

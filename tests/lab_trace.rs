@@ -296,6 +296,30 @@ struct Run {
     arp_at_scanner: Vec<ArpSeen>,
 }
 
+/// A traced TCP scan (`flag`) of `ports`, the report on stdout (`-oJ -`),
+/// exact against the lab's truth; the run, its trace (on stderr, since the
+/// report took stdout) and the port states.
+fn traced_port_scan(
+    lab: &Lab,
+    flag: &str,
+    technique: LabTechnique,
+    ports: &[u16],
+) -> (Run, String, States) {
+    let list = ports
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let run = traced_run(
+        lab,
+        &[flag, "-n", "-Pn", "--packet-trace", "-p", &list, "-oJ", "-"],
+    );
+    let text = stderr(&run.out);
+    let states = json_states(&stdout(&run.out), &lab.target_v4().to_string());
+    assert_exact(lab, technique, false, &states, ports.iter().copied());
+    (run, text, states)
+}
+
 fn traced_run(lab: &Lab, args: &[&str]) -> Run {
     let us = IpAddr::V4(lab.scanner_v4());
     let them = IpAddr::V4(lab.target_v4());
@@ -346,35 +370,7 @@ fn syn_scan_trace_matches_the_wire() {
         .into_iter()
         .chain([7000, 7001, 9001, 9002, 9003])
         .collect();
-    let list = ports
-        .iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let run = traced_run(
-        &lab,
-        &[
-            "-sS",
-            "-n",
-            "-Pn",
-            "--packet-trace",
-            "-p",
-            &list,
-            "-oJ",
-            "-",
-        ],
-    );
-    // The report went to stdout, so the trace goes to stderr.
-    let text = stderr(&run.out);
-    let target = lab.target_v4().to_string();
-    let states = json_states(&stdout(&run.out), &target);
-    assert_exact(
-        &lab,
-        LabTechnique::Syn,
-        false,
-        &states,
-        ports.iter().copied(),
-    );
+    let (run, text, states) = traced_port_scan(&lab, "-sS", LabTechnique::Syn, &ports);
     assert!(
         !stdout(&run.out).contains("SENT ("),
         "trace lines in the report"
@@ -607,34 +603,8 @@ fn connect_scan_conn_lines_match_the_wire() {
     let lab = Lab::new(&Layout::standard()).expect("build lab");
     // No dropped port: a connect attempt the kernel retries has two SYNs.
     let ports: Vec<u16> = vec![20, 21, 22, 80, 113, 135, 139, 443, 9001, 9002, 9003];
-    let list = ports
-        .iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let run = traced_run(
-        &lab,
-        &[
-            "-sT",
-            "-n",
-            "-Pn",
-            "--packet-trace",
-            "-p",
-            &list,
-            "-oJ",
-            "-",
-        ],
-    );
-    let text = stderr(&run.out);
+    let (run, text, _) = traced_port_scan(&lab, "-sT", LabTechnique::Connect, &ports);
     let target = lab.target_v4().to_string();
-    let states = json_states(&stdout(&run.out), &target);
-    assert_exact(
-        &lab,
-        LabTechnique::Connect,
-        false,
-        &states,
-        ports.iter().copied(),
-    );
     let (sent, _) = parse_trace(&text);
     assert!(
         sent.iter().all(is_arp),

@@ -7,12 +7,15 @@
 //! fields' templates (`$1`, `$P(2)`, `$SUBST(1,"_",".")`, `$I(1,">")`).
 //! [`matcher`] compiles a file's match lines (PCRE2, nmap's limits) and
 //! matches responses through a literal index, nmap's order and rules.
+//! [`tlshello`] writes a TLS ClientHello and reads the clear-text start of
+//! a TLS ≤ 1.2 server's answer (version, cipher suite, certificates).
 
 pub mod builtin;
 pub mod detect;
 pub mod matcher;
 pub mod probes;
 pub mod template;
+pub mod tlshello;
 
 pub use matcher::{Found, Matcher, PatternError};
 pub use probes::{Match, ParseError, Probe, ProbeDb, Proto};

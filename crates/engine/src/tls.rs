@@ -6,11 +6,19 @@
 //!
 //! rustls speaks TLS 1.2 and 1.3 only: a server limited to SSL 3, TLS 1.0
 //! or 1.1 fails the handshake with [`TlsError::Handshake`] (its alert or
-//! rustls's reason in the message); the caller reports the port as TLS
-//! without the inside probed. The certificate is never checked (a scanner
-//! wants to see it, not trust it), but the server's signature over the
-//! handshake is, with the provider's algorithms, so the certificate shown
-//! is the one whose key the server holds.
+//! rustls's reason in the message). For those, [`legacy_info`] reads the
+//! facts from the clear-text start of the handshake on a new connection
+//! ([`vigie_service::tlshello`]: a ClientHello offering TLS 1.2 and old
+//! cipher suites, then the server's ServerHello and Certificate, which up
+//! to TLS 1.2 travel unencrypted): version, cipher suite and certificate,
+//! no ALPN, and no stream, so the caller reports the port as TLS without
+//! the inside probed. Nothing is proven there: no key exchange is made, so
+//! the certificate is the one the server sent, not shown to be its own.
+//!
+//! In [`handshake`], the certificate is never checked (a scanner wants to
+//! see it, not trust it), but the server's signature over the handshake
+//! is, with the provider's algorithms, so the certificate shown is the one
+//! whose key the server holds.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,16 +28,21 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ProtocolVersion, SignatureScheme};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use vigie_service::tlshello::{self, Progress, ServerFlight};
 
 /// What the handshake showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsInfo {
-    /// `TLSv1.3`, `TLSv1.2`.
+    /// `TLSv1.3`, `TLSv1.2`; from [`legacy_info`] also `TLSv1.1`,
+    /// `TLSv1.0`, `SSLv3`.
     pub version: String,
-    /// IANA's name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    /// IANA's name, e.g. `TLS13_AES_256_GCM_SHA384`,
+    /// `TLS_RSA_WITH_AES_128_CBC_SHA` (`0x%04x` for a suite vigie does
+    /// not name).
     pub cipher: String,
     /// The protocol the server chose among the offered `h2`, `http/1.1`.
     pub alpn: Option<String>,
@@ -175,6 +188,76 @@ pub async fn handshake(
         chain_len: chain.len(),
     };
     Ok((stream, info))
+}
+
+/// The facts of a TLS ≤ 1.2 server (SSL 3, TLS 1.0, 1.1, or 1.2) from the
+/// clear-text start of its handshake: sends a ClientHello on `tcp` (SNI
+/// `name` when it is a host name), reads the server's ServerHello and
+/// Certificate for at most `wait`, and closes. A server that answers with
+/// an alert, with TLS 1.3 (its certificate is encrypted), or with what is
+/// not TLS gives [`TlsError::Handshake`].
+pub async fn legacy_info(
+    mut tcp: TcpStream,
+    name: &str,
+    wait: Duration,
+) -> Result<TlsInfo, TlsError> {
+    let hello = tlshello::client_hello(Some(name), &hello_random(name));
+    let flight = async {
+        tcp.write_all(&hello)
+            .await
+            .map_err(|e| TlsError::Handshake(format!("sending the hello: {e}")))?;
+        let mut flight = ServerFlight::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let n = tcp
+                .read(&mut buf)
+                .await
+                .map_err(|e| TlsError::Handshake(e.to_string()))?;
+            if n == 0 {
+                return Err(TlsError::Handshake(
+                    "connection closed during the handshake".into(),
+                ));
+            }
+            match flight.feed(&buf[..n]) {
+                Progress::NeedMore => {}
+                Progress::Done => return Ok(flight),
+                Progress::Error(e) => return Err(TlsError::Handshake(e.to_string())),
+            }
+        }
+    };
+    let flight = tokio::time::timeout(wait, flight)
+        .await
+        .map_err(|_| TlsError::Timeout)??;
+    let hello = flight
+        .hello()
+        .ok_or_else(|| TlsError::Handshake("no ServerHello".into()))?;
+    let chain = flight.certificates();
+    Ok(TlsInfo {
+        version: tlshello::version_name(hello.version)
+            .map_or_else(|| format!("0x{:04x}", hello.version), str::to_string),
+        cipher: tlshello::cipher_name(hello.cipher)
+            .map_or_else(|| format!("0x{:04x}", hello.cipher), str::to_string),
+        alpn: None,
+        cert: chain.first().and_then(|c| cert_info(c)),
+        chain_len: chain.len(),
+    })
+}
+
+/// A ClientHello's random: unpredictable enough for a hello that agrees
+/// no key (SHA-256 of the time, the process and a counter).
+fn hello_random(name: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(now.as_nanos().to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(name.as_bytes());
+    h.finalize().into()
 }
 
 fn version_name(v: ProtocolVersion) -> String {

@@ -148,16 +148,35 @@ async fn one_port(
         Verdict::Unknown => Detected::default(),
         Verdict::Tls => {
             // The handshake's facts, then the service inside.
-            let info = match connect(target, sem).await {
-                Ok((tcp, _, _permit)) => {
-                    tls::handshake(tls, tcp, &addr.to_string(), spec.min_wait * 2)
+            let name = addr.to_string();
+            let shake = match connect(target, sem).await {
+                Ok((tcp, _, _permit)) => Some(
+                    tls::handshake(tls, tcp, &name, spec.min_wait * 2)
                         .await
-                        .ok()
-                        .map(|(_, i)| i)
-                }
+                        .map(|(_, i)| i),
+                ),
                 Err(_) => None,
             };
-            let inside = if info.is_some() {
+            // (The first connection and its permit are gone here.)
+            let (info, legacy) = match shake {
+                Some(Ok(i)) => (Some(i), false),
+                Some(Err(tls::TlsError::Handshake(why))) => {
+                    // Not TLS 1.2/1.3 (SSL 3, TLS 1.0, 1.1): the facts from
+                    // the clear-text handshake, on a new connection. No
+                    // stream comes of it, so the inside is not probed and
+                    // the port stays `ssl`.
+                    trace_debug!(trace, DEBUG, "version: {target}: {why}; legacy hello");
+                    let info = match connect(target, sem).await {
+                        Ok((tcp, _, _permit)) => {
+                            tls::legacy_info(tcp, &name, spec.min_wait * 2).await.ok()
+                        }
+                        Err(_) => None,
+                    };
+                    (info, true)
+                }
+                Some(Err(_)) | None => (None, false),
+            };
+            let inside = if info.is_some() && !legacy {
                 match run_probes(target, spec, sem, Some(tls), trace, Pass::Parallel).await {
                     (Verdict::Unknown, false) => {
                         run_probes(target, spec, sem, Some(tls), trace, Pass::Serial)

@@ -1,15 +1,17 @@
 //! TLS handshakes against real servers: `openssl s_server` on loopback
 //! with certificates made for the test (RSA and EC keys, names and an
 //! address in the SANs), TLS 1.3 and 1.2, ALPN, and a TLS 1.0-only server
-//! that rustls cannot speak to. Every expected value comes from the
-//! certificate file itself, read back by `openssl x509`.
+//! that rustls cannot speak to; the clear-text reading (`legacy_info`) of
+//! TLS 1.0, 1.1 and 1.2 servers, refused by a TLS 1.3-only one; and `-sV`
+//! on a TLS 1.0 port. Every expected value comes from the certificate file
+//! itself, read back by `openssl x509`.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vigie_engine::tls::{client_config, handshake, TlsError};
+use vigie_engine::tls::{client_config, handshake, legacy_info, TlsError, TlsInfo};
 
 /// A scratch directory, removed at the end.
 struct Dir(PathBuf);
@@ -214,4 +216,167 @@ fn legacy_and_silent_servers_fail_cleanly() {
             .err()
     });
     assert!(matches!(err, Some(TlsError::Timeout)), "{err:?}");
+}
+
+/// The certificate's subject, as `openssl x509` writes it in the RFC 4514
+/// order and spacing `cert_info` uses.
+fn subject(crt: &Path) -> String {
+    let out = openssl(&[
+        "x509",
+        "-in",
+        crt.to_str().unwrap(),
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "esc_2253,sep_comma_plus_space,sname",
+    ]);
+    out.trim()
+        .strip_prefix("subject=")
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `legacy_info` against a server at `addr`, SNI `vigie.test`.
+fn legacy(addr: SocketAddr) -> Result<TlsInfo, TlsError> {
+    runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        legacy_info(tcp, "vigie.test", Duration::from_secs(5)).await
+    })
+}
+
+/// What `legacy_info` read matches the certificate file.
+fn check_cert(info: &TlsInfo, crt: &Path) {
+    assert_eq!(info.alpn, None);
+    assert_eq!(info.chain_len, 1);
+    let cert = info.cert.as_ref().expect("certificate");
+    assert_eq!(cert.subject, subject(crt));
+    assert_eq!(cert.subject, "CN=vigie.test, O=Vigie Lab");
+    assert_eq!(cert.sha256, fingerprint(crt));
+    assert_eq!(
+        cert.sans,
+        ["DNS:vigie.test", "DNS:www.vigie.test", "IP:127.0.0.1"]
+    );
+}
+
+/// OpenSSL 3 offers TLS 1.0 and 1.1 only at security level 0.
+const LEGACY: [&str; 2] = ["-cipher", "DEFAULT:@SECLEVEL=0"];
+
+#[test]
+fn legacy_info_reads_tls10_and_tls11() {
+    let dir = Dir::new("legacy");
+    let (crt, key) = make_cert(&dir.0, &["-newkey", "rsa:2048"]);
+    for (flag, version) in [("-tls1", "TLSv1.0"), ("-tls1_1", "TLSv1.1")] {
+        let mut args = vec![flag];
+        args.extend(LEGACY);
+        let (_server, addr) = serve(&crt, &key, &args);
+        let info = legacy(addr).unwrap_or_else(|e| panic!("{flag}: {e}"));
+        eprintln!("{flag}: {} {}", info.version, info.cipher);
+        assert_eq!(info.version, version);
+        assert!(
+            info.cipher.starts_with("TLS_") && info.cipher.contains("_WITH_"),
+            "{flag}: {}",
+            info.cipher
+        );
+        check_cert(&info, &crt);
+    }
+    // The suite named as IANA does, whichever the server picks (Debian's
+    // OpenSSL 3 has neither 3DES nor RC4 to offer).
+    for (openssl_name, iana) in [
+        ("AES128-SHA", "TLS_RSA_WITH_AES_128_CBC_SHA"),
+        ("DHE-RSA-AES256-SHA", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
+        ("ECDHE-RSA-AES256-SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    ] {
+        let cipher = format!("{openssl_name}:@SECLEVEL=0");
+        let (_server, addr) = serve(&crt, &key, &["-tls1", "-cipher", &cipher]);
+        let info = legacy(addr).unwrap_or_else(|e| panic!("{openssl_name}: {e}"));
+        assert_eq!(
+            (info.version.as_str(), info.cipher.as_str()),
+            ("TLSv1.0", iana)
+        );
+        check_cert(&info, &crt);
+    }
+}
+
+/// `-sV` on a TLS 1.0-only port: `ssl`, with the facts of the clear-text
+/// handshake; nothing probed inside.
+#[test]
+fn version_detection_of_a_tls10_port() {
+    use std::sync::Arc;
+    use vigie_engine::version::{detect, VersionSpec};
+    use vigie_service::{builtin::BUILTIN, Matcher, ProbeDb};
+
+    let dir = Dir::new("sv10");
+    let (crt, key) = make_cert(&dir.0, &["-newkey", "rsa:2048"]);
+    let (_server, addr) = serve(&crt, &key, &["-tls1", LEGACY[0], LEGACY[1]]);
+    let db = ProbeDb::parse(BUILTIN.as_bytes()).expect("vigie's database");
+    let mut spec = VersionSpec::new(Arc::new(Matcher::new(&db).expect("matcher")), 7);
+    spec.min_wait = Duration::from_millis(400);
+    let env = vigie_engine::Env::new(
+        vigie_engine::Stop::new(),
+        vigie_engine::progress::Progress::default(),
+    );
+    let key = (addr.ip(), addr.port());
+    let found = detect(&[key], &spec, &env).expect("detect");
+    let d = &found[&key];
+    let f = d.found.as_ref().expect("a service");
+    assert_eq!(f.service, "ssl");
+    assert_eq!(f.product, None);
+    let info = d.tls.as_ref().expect("the handshake's facts");
+    eprintln!("-sV on -tls1: {} {}", info.version, info.cipher);
+    assert_eq!(info.version, "TLSv1.0");
+    check_cert(info, &crt);
+}
+
+#[test]
+fn legacy_info_reads_tls12_and_refuses_tls13() {
+    let dir = Dir::new("legacy12");
+    let (crt, key) = make_cert(&dir.0, &["-newkey", "rsa:2048"]);
+    // The reader does not care for the version up to 1.2.
+    let (_server, addr) = serve(&crt, &key, &["-tls1_2"]);
+    let info = legacy(addr).expect("TLS 1.2");
+    eprintln!("-tls1_2: {} {}", info.version, info.cipher);
+    assert_eq!(info.version, "TLSv1.2");
+    assert!(info.cipher.starts_with("TLS_ECDHE_RSA_"), "{}", info.cipher);
+    check_cert(&info, &crt);
+    // A server of any version answers the hello, which offers 1.2, with 1.2.
+    let (_server, addr) = serve(&crt, &key, &[]);
+    assert_eq!(legacy(addr).expect("default server").version, "TLSv1.2");
+    // TLS 1.3 only: it refuses the hello (it would encrypt the
+    // certificate anyway); an error, not garbage.
+    let (_server, addr) = serve(&crt, &key, &["-tls1_3"]);
+    let err = legacy(addr).expect_err("TLS 1.3 only");
+    eprintln!("-tls1_3: {err}");
+    assert!(
+        matches!(&err, TlsError::Handshake(m) if m.contains("protocol_version")),
+        "{err}"
+    );
+}
+
+#[test]
+fn legacy_info_errors_not_tls_and_silence() {
+    let rt = runtime();
+    // A server that answers in clear text.
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let t = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = l.accept().expect("accept");
+        let mut b = [0u8; 1024];
+        let _ = s.read(&mut b);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    });
+    let err = legacy(addr).expect_err("HTTP");
+    assert!(
+        matches!(&err, TlsError::Handshake(m) if m.contains("not a TLS record")),
+        "{err}"
+    );
+    t.join().expect("server thread");
+    // A listener that never speaks: a timeout.
+    let silent = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let err = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        legacy_info(tcp, "127.0.0.1", Duration::from_millis(300)).await
+    });
+    assert!(matches!(err, Err(TlsError::Timeout)), "{err:?}");
 }

@@ -467,7 +467,7 @@ fn version_database_mistakes_are_one_line() {
     );
     refused(
         &["--version-intensity", "3", "-n", "127.0.0.1"],
-        "--versiondb, --version-intensity, --version-light, --version-all and --version-timeout need -sV",
+        "--versiondb, --version-intensity, --version-light, --version-all, --version-timeout and --version-trace need -sV",
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

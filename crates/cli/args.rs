@@ -183,6 +183,8 @@ pub struct Options {
     pub versiondb: Option<PathBuf>,
     /// `--version-timeout TIME`: at most this long per port.
     pub version_timeout: Option<Duration>,
+    /// `--version-trace`: a line per -sV probe, answer and result.
+    pub version_trace: bool,
     /// The arguments as typed, without the program name (what a resume
     /// file keeps).
     pub argv: Vec<String>,
@@ -332,9 +334,10 @@ const fn tcp_version() -> Flag<Cmd> {
     Flag::switch(
         &[Word("-sV")],
         TECHNIQUES,
-        "service and version detection of the open TCP ports:\n\
-         probes in nmap's order and grammar (vigie's own database, or\n\
-         --versiondb), several at once per port, TLS on any port (its\n\
+        "service and version detection of the open TCP ports and\n\
+         the open or open|filtered UDP ports (one that answers becomes\n\
+         open): probes in nmap's order and grammar (vigie's own database,\n\
+         or --versiondb), several at once per port, TLS on any port (its\n\
          certificate in -oJ)",
         |c, _| yes(&mut c.o.version),
     )
@@ -667,6 +670,13 @@ pub const SCAN: &[Flag<Cmd>] = &[
             c.o.version_timeout = Some(positive_time(v)?);
             Ok(())
         },
+    ),
+    Flag::switch(
+        &[Long("--version-trace")],
+        TECHNIQUES,
+        "a line per -sV probe sent, per answer and per port's\n\
+         result (stdout, or stderr when a report goes to -)",
+        |c, _| yes(&mut c.o.version_trace),
     ),
     // TIMING
     Flag::valued(

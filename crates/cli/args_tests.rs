@@ -147,6 +147,7 @@ fn every_flag_at_once() {
         version_intensity: None,
         versiondb: None,
         version_timeout: None,
+        version_trace: false,
         argv: o.argv.clone(),
         args_line: "vigie -sS -p22,80 --top-ports 10 -F -iL list.txt --exclude \
                     198.18.0.5,198.18.0.6 --exclude 198.18.0.7 --excludefile ex.txt -6 -n -R \
@@ -956,6 +957,7 @@ fn version_detection_flags() {
         opts(&["-sV", "--version-timeout", "5s"]).version_timeout,
         Some(Duration::from_secs(5))
     );
+    assert!(opts(&["-sV", "--version-trace"]).version_trace);
     assert_eq!(
         fail(&["-sV", "--version-intensity", "10", "127.0.0.1"]),
         "invalid value '10' for '--version-intensity': expected 0 to 9"

@@ -165,7 +165,7 @@ fn run() -> Result<ExitCode, Fail> {
     .iter()
     .any(|o| o.as_deref() == Some("-"));
     let board: vigie_engine::progress::Progress = Default::default();
-    let tracing = opts.packet_trace || opts.debug > 0;
+    let tracing = opts.packet_trace || opts.debug > 0 || opts.version_trace;
     let mut display = progress::Display::start(
         &board,
         opts.stats_every,
@@ -206,11 +206,10 @@ fn run() -> Result<ExitCode, Fail> {
         } else {
             Box::new(io::stdout())
         };
-        env.trace = Some(Arc::new(vigie_engine::trace::Trace::new(
-            out,
-            opts.packet_trace,
-            opts.debug,
-        )));
+        env.trace = Some(Arc::new(
+            vigie_engine::trace::Trace::new(out, opts.packet_trace, opts.debug)
+                .with_version(opts.version_trace),
+        ));
     }
     let mut sink = stream::ReportSink {
         out: &mut out,
@@ -417,8 +416,9 @@ fn version_spec(opts: &args::Options) -> Result<Option<vigie_engine::version::Ve
         if opts.versiondb.is_some()
             || opts.version_intensity.is_some()
             || opts.version_timeout.is_some()
+            || opts.version_trace
         {
-            return Err(usage("--versiondb, --version-intensity, --version-light, --version-all and --version-timeout need -sV"));
+            return Err(usage("--versiondb, --version-intensity, --version-light, --version-all, --version-timeout and --version-trace need -sV"));
         }
         return Ok(None);
     }

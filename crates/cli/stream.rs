@@ -84,8 +84,8 @@ impl Sink for ReportSink<'_, '_> {
                     detected: h
                         .services
                         .iter()
-                        .find(|(port, _)| p.proto == Proto::Tcp && *port == p.port)
-                        .and_then(|(_, d)| service_info(d)),
+                        .find(|(proto, port, _)| *proto == p.proto && *port == p.port)
+                        .and_then(|(_, _, d)| service_info(d)),
                 })
                 .collect(),
             srtt: h.srtt,

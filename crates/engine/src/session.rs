@@ -102,7 +102,8 @@ pub struct Config {
     pub resume: Option<ResumePoint>,
     /// Raw sockets are allowed (CAP_NET_RAW).
     pub raw_ok: bool,
-    /// `-sV`: detect the services of the open TCP ports, per host block.
+    /// `-sV`: detect the services of the open TCP ports and the open or
+    /// open|filtered UDP ports, per host block.
     pub version: Option<crate::version::VersionSpec>,
 }
 
@@ -137,8 +138,8 @@ pub struct HostResult {
     pub srtt: Option<Duration>,
     pub rttvar: Option<Duration>,
     pub timeout: Option<Duration>,
-    /// `-sV`: what was found on its open TCP ports.
-    pub services: Vec<(u16, crate::version::Detected)>,
+    /// `-sV`: what was found on its open TCP and UDP ports.
+    pub services: Vec<(Proto, u16, crate::version::Detected)>,
 }
 
 /// What a sink is told when the run is interrupted: enough to resume.
@@ -658,10 +659,13 @@ impl Session {
         Ok(())
     }
 
-    /// `-sV`: the services of the open TCP ports of the window's hosts, all
-    /// at once (bounded by the spec's sockets).
+    /// `-sV`: the services of the open TCP ports and the open or
+    /// open|filtered UDP ports of the window's hosts, all at once (bounded
+    /// by the spec's sockets). A UDP port open|filtered that answers a
+    /// probe becomes open (reason udp-response), as in nmap.
     fn detect_services(&self, spec: &crate::version::VersionSpec, hosts: &mut [Host], env: &Env) {
-        let open: Vec<(IpAddr, u16)> = hosts
+        use crate::version::Port;
+        let open: Vec<Port> = hosts
             .iter()
             .filter_map(|h| match h {
                 Host::Report(r) if r.status.up => Some(r),
@@ -670,14 +674,20 @@ impl Session {
             .flat_map(|r| {
                 r.ports
                     .iter()
-                    .filter(|p| p.proto == Proto::Tcp && p.state == PortState::Open)
-                    .map(move |p| (r.addr, p.port))
+                    .filter_map(move |p| match (p.proto, p.state) {
+                        (Proto::Tcp, PortState::Open) => Some(Port::tcp(r.addr, p.port)),
+                        (Proto::Udp, PortState::Open | PortState::OpenFiltered) => Some(Port {
+                            rtt: r.srtt,
+                            ..Port::udp(r.addr, p.port)
+                        }),
+                        _ => None,
+                    })
             })
             .collect();
         trace_debug!(
             env.trace,
             DEBUG,
-            "version: {} open TCP ports to detect",
+            "version: {} open ports to detect",
             open.len()
         );
         let mut found = match crate::version::detect(&open, spec, env) {
@@ -689,9 +699,18 @@ impl Session {
         };
         for h in hosts.iter_mut() {
             if let Host::Report(r) = h {
-                for p in &r.ports {
-                    if let Some(d) = found.remove(&(r.addr, p.port)) {
-                        r.services.push((p.port, d));
+                for p in &mut r.ports {
+                    let proto = match p.proto {
+                        Proto::Tcp => vigie_service::Proto::Tcp,
+                        Proto::Udp => vigie_service::Proto::Udp,
+                    };
+                    if let Some(d) = found.remove(&(r.addr, proto, p.port)) {
+                        if p.proto == Proto::Udp && p.state == PortState::OpenFiltered && d.answered
+                        {
+                            p.state = PortState::Open;
+                            p.reason = Reason::UdpResponse;
+                        }
+                        r.services.push((p.proto, p.port, d));
                     }
                 }
             }

@@ -34,6 +34,7 @@ pub struct Trace {
     out: Mutex<Box<dyn Write + Send>>,
     packets: bool,
     debug: u8,
+    version: bool,
 }
 
 impl fmt::Debug for Trace {
@@ -70,7 +71,20 @@ impl Trace {
             out: Mutex::new(out),
             packets,
             debug,
+            version: false,
         }
+    }
+
+    /// With `--version-trace`'s lines (service detection's probes,
+    /// answers and results) when `on`; `-dd` shows them too.
+    pub fn with_version(mut self, on: bool) -> Trace {
+        self.version = on;
+        self
+    }
+
+    /// Service detection's lines are wanted.
+    pub fn versioning(&self) -> bool {
+        self.version || self.debugging(DEBUG2)
     }
 
     /// Packet lines are wanted.
@@ -165,9 +179,19 @@ impl Trace {
 
     /// A debug line of `level` (1: `-d`, 2: `-dd`), when wanted.
     pub fn debug(&self, level: u8, args: fmt::Arguments<'_>) {
-        if !self.debugging(level) {
-            return;
+        if self.debugging(level) {
+            self.text(args);
         }
+    }
+
+    /// A `--version-trace` line (also shown at `-dd`).
+    pub fn version(&self, args: fmt::Arguments<'_>) {
+        if self.versioning() {
+            self.text(args);
+        }
+    }
+
+    fn text(&self, args: fmt::Arguments<'_>) {
         let mut buf = String::with_capacity(96);
         let _ = buf.write_fmt(args);
         buf.push('\n');

@@ -1,6 +1,7 @@
-//! Service and version detection (`-sV`) of open TCP ports, on tokio: the
-//! sans-IO [`PortDetect`] says which probes to send and decides; this
-//! module makes the connections, with bounded concurrency.
+//! Service and version detection (`-sV`) of open TCP ports and open (or
+//! open|filtered) UDP ports, on tokio: the sans-IO [`PortDetect`] says
+//! which probes to send and decides; this module makes the connections
+//! (and sends the datagrams), with bounded concurrency.
 //!
 //! Each probe goes on a connection of its own, a few at once per port and
 //! up to [`VersionSpec::sockets`] in all, where nmap runs them one after
@@ -8,9 +9,17 @@
 //! is the one the serial order gives. A port found to speak TLS is
 //! detected again inside TLS ([`crate::tls`]), with its certificate kept.
 //!
+//! UDP: each probe's payload goes in a datagram from a socket of its own
+//! (so an answer is known to be that probe's), [`VersionSpec::per_port_udp`]
+//! at a time; the first datagram back is its answer, an ICMP port
+//! unreachable (the socket's `ECONNREFUSED`) none. Any answer means the
+//! port is open ([`Detected::answered`]): an open|filtered port becomes
+//! open, as in nmap.
+//!
 //! Waits: the NULL probe (listen for a banner) waits its `totalwaitms`, but
 //! stops as soon as another probe's connection got data; the other probes
-//! wait `max(min_wait, 20 × the connect time)`, at most their `totalwaitms`.
+//! wait `max(min_wait, 20 × the connect time)` (UDP: 20 × the scan's
+//! round-trip time), at most their `totalwaitms`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use vigie_service::detect::{Answer, PortDetect, Verdict};
@@ -40,8 +49,10 @@ pub struct VersionSpec {
     pub min_wait: Duration,
     /// Connections open at once, in all.
     pub sockets: usize,
-    /// Probes in flight per port.
+    /// Probes in flight per TCP port.
     pub per_port: usize,
+    /// Probes in flight per UDP port (a datagram each, no connection).
+    pub per_port_udp: usize,
 }
 
 impl VersionSpec {
@@ -53,6 +64,7 @@ impl VersionSpec {
             min_wait: Duration::from_millis(1500),
             sockets: 256,
             per_port: 4,
+            per_port_udp: 8,
         }
     }
 }
@@ -66,6 +78,43 @@ pub struct Detected {
     pub tls: Option<TlsInfo>,
     /// The port closed the connection at once (tcpwrapped).
     pub wrapped: bool,
+    /// Some probe got an answer: for UDP, the port is open.
+    pub answered: bool,
+}
+
+/// A port to detect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Port {
+    pub addr: IpAddr,
+    pub proto: Proto,
+    pub port: u16,
+    /// The round-trip time the port scan measured, if any (it scales the
+    /// UDP probes' waits; TCP measures its connect time).
+    pub rtt: Option<Duration>,
+}
+
+impl Port {
+    pub fn tcp(addr: IpAddr, port: u16) -> Port {
+        Port {
+            addr,
+            proto: Proto::Tcp,
+            port,
+            rtt: None,
+        }
+    }
+
+    pub fn udp(addr: IpAddr, port: u16) -> Port {
+        Port {
+            addr,
+            proto: Proto::Udp,
+            port,
+            rtt: None,
+        }
+    }
+
+    fn key(&self) -> (IpAddr, Proto, u16) {
+        (self.addr, self.proto, self.port)
+    }
 }
 
 /// The longest answer kept per probe (nmap reads at most this much too).
@@ -75,12 +124,13 @@ const LINGER: Duration = Duration::from_millis(150);
 /// The NULL probe's wait when its probe file gives none.
 const NULL_WAIT: Duration = Duration::from_secs(5);
 
-/// Detects the services of `ports` (open TCP ports); blocks until done.
+/// Detects the services of `ports` (open TCP ports, open or open|filtered
+/// UDP ports); blocks until done. Keyed by (address, protocol, port).
 pub fn detect(
-    ports: &[(IpAddr, u16)],
+    ports: &[Port],
     spec: &VersionSpec,
     env: &Env,
-) -> std::io::Result<HashMap<(IpAddr, u16), Detected>> {
+) -> std::io::Result<HashMap<(IpAddr, Proto, u16), Detected>> {
     if ports.is_empty() {
         return Ok(HashMap::new());
     }
@@ -94,16 +144,21 @@ pub fn detect(
     let stop = env.stop.clone();
     Ok(rt.block_on(async {
         let mut set = JoinSet::new();
-        for &(addr, port) in ports {
+        for &p in ports {
             let (spec, sem, tls, trace) = (spec.clone(), sem.clone(), tls.clone(), trace.clone());
             set.spawn(async move {
-                let d = tokio::time::timeout(
-                    spec.port_timeout,
-                    one_port(addr, port, &spec, &sem, &tls, trace.as_deref()),
-                )
-                .await
-                .unwrap_or_default();
-                ((addr, port), d)
+                let work = async {
+                    match p.proto {
+                        Proto::Tcp => {
+                            one_port(p.addr, p.port, &spec, &sem, &tls, trace.as_deref()).await
+                        }
+                        Proto::Udp => one_udp_port(p, &spec, &sem, trace.as_deref()).await,
+                    }
+                };
+                let d = tokio::time::timeout(spec.port_timeout, work)
+                    .await
+                    .unwrap_or_default();
+                (p.key(), d)
             });
         }
         let mut out = HashMap::new();
@@ -128,24 +183,29 @@ async fn one_port(
     trace: Option<&Trace>,
 ) -> Detected {
     let target = SocketAddr::new(addr, port);
-    let (mut plain, heard) = run_probes(target, spec, sem, None, trace, Pass::Parallel).await;
+    let (mut plain, mut heard) =
+        run_probes(target, spec, sem, Via::Tcp, trace, Pass::Parallel).await;
     if plain == Verdict::Unknown && !heard {
         // Silence everywhere: a silent service, or one that serves one
         // connection at a time (the NULL probe's held the others in its
         // queue). The likely probes again, one at a time.
-        (plain, _) = run_probes(target, spec, sem, None, trace, Pass::Serial).await;
+        (plain, heard) = run_probes(target, spec, sem, Via::Tcp, trace, Pass::Serial).await;
     }
     trace_debug!(trace, DEBUG, "version: {target}: {plain:?}");
     match plain {
         Verdict::Found(f) => Detected {
             found: Some(f),
+            answered: true,
             ..Detected::default()
         },
         Verdict::Wrapped => Detected {
             wrapped: true,
             ..Detected::default()
         },
-        Verdict::Unknown => Detected::default(),
+        Verdict::Unknown => Detected {
+            answered: heard,
+            ..Detected::default()
+        },
         Verdict::Tls => {
             // The handshake's facts, then the service inside.
             let name = addr.to_string();
@@ -177,9 +237,9 @@ async fn one_port(
                 Some(Err(_)) | None => (None, false),
             };
             let inside = if info.is_some() && !legacy {
-                match run_probes(target, spec, sem, Some(tls), trace, Pass::Parallel).await {
+                match run_probes(target, spec, sem, Via::Tls(tls), trace, Pass::Parallel).await {
                     (Verdict::Unknown, false) => {
-                        run_probes(target, spec, sem, Some(tls), trace, Pass::Serial)
+                        run_probes(target, spec, sem, Via::Tls(tls), trace, Pass::Serial)
                             .await
                             .0
                     }
@@ -200,8 +260,36 @@ async fn one_port(
                 found,
                 tls: info,
                 wrapped: false,
+                answered: true,
             }
         }
+    }
+}
+
+/// One UDP port: its probes' datagrams, to a verdict.
+async fn one_udp_port(
+    p: Port,
+    spec: &VersionSpec,
+    sem: &Arc<Semaphore>,
+    trace: Option<&Trace>,
+) -> Detected {
+    let target = SocketAddr::new(p.addr, p.port);
+    let wait = spec.min_wait.max(p.rtt.unwrap_or_default() * 20);
+    let (v, heard) = run_probes(target, spec, sem, Via::Udp(wait), trace, Pass::Parallel).await;
+    trace_debug!(trace, DEBUG, "version: {target}/udp: {v:?}");
+    let found = match v {
+        Verdict::Found(f) => Some(f),
+        // A TLS hello answered over UDP: DTLS; nothing is probed inside.
+        Verdict::Tls => Some(Found {
+            service: "ssl".into(),
+            ..Found::default()
+        }),
+        Verdict::Wrapped | Verdict::Unknown => None,
+    };
+    Detected {
+        found,
+        answered: heard,
+        ..Detected::default()
     }
 }
 
@@ -222,6 +310,26 @@ async fn connect(
     Ok((s, t0.elapsed(), permit))
 }
 
+/// What a port's probes travel over.
+#[derive(Clone, Copy)]
+enum Via<'a> {
+    Tcp,
+    /// TCP, inside TLS.
+    Tls(&'a Arc<rustls::ClientConfig>),
+    /// UDP datagrams, each waiting this long for an answer (at most its
+    /// probe's `totalwaitms`).
+    Udp(Duration),
+}
+
+impl Via<'_> {
+    fn proto(self) -> Proto {
+        match self {
+            Via::Udp(_) => Proto::Udp,
+            _ => Proto::Tcp,
+        }
+    }
+}
+
 /// How a port's probes run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -232,19 +340,26 @@ enum Pass {
     Serial,
 }
 
-/// Runs one port's probes (inside TLS when `tls` is given) to a verdict;
-/// also says whether any probe heard anything.
+/// Runs one port's probes (over `via`) to a verdict; also says whether
+/// any probe heard anything.
 async fn run_probes(
     target: SocketAddr,
     spec: &VersionSpec,
     sem: &Arc<Semaphore>,
-    tls: Option<&Arc<rustls::ClientConfig>>,
+    via: Via<'_>,
     trace: Option<&Trace>,
     pass: Pass,
 ) -> (Verdict, bool) {
     let m = &spec.matcher;
-    let mut d = PortDetect::new(m, Proto::Tcp, target.port(), spec.intensity, tls.is_some());
+    let proto = via.proto();
+    let in_tls = matches!(via, Via::Tls(_));
+    let mut d = PortDetect::new(m, proto, target.port(), spec.intensity, in_tls);
+    let tls = match via {
+        Via::Tls(c) => Some(c),
+        _ => None,
+    };
     let per_port = match pass {
+        Pass::Parallel if proto == Proto::Udp => spec.per_port_udp,
         Pass::Parallel => spec.per_port,
         Pass::Serial => {
             let db = m.db();
@@ -269,20 +384,31 @@ async fn run_probes(
             let min_wait = spec.min_wait;
             let name = target.ip().to_string();
             if let Some(t) = trace {
-                t.debug(
-                    crate::trace::DEBUG2,
-                    format_args!(
-                        "version: {target}: probe {} ({} bytes)",
-                        p.name,
-                        payload.len()
-                    ),
-                );
+                t.version(format_args!(
+                    "Service scan sending probe {} to {target} ({}{}, {} bytes)",
+                    p.name,
+                    proto_name(proto),
+                    if in_tls { " in TLS" } else { "" },
+                    payload.len()
+                ));
             }
+            let udp_wait = match via {
+                Via::Udp(w) => Some(w),
+                _ => None,
+            };
             set.spawn(async move {
-                let a = probe_once(
-                    target, &name, &payload, is_null, total, min_wait, &sem, &notify, tls,
-                )
-                .await;
+                let a = match udp_wait {
+                    Some(wait) => {
+                        let wait = total.map_or(wait, |t| t.min(wait));
+                        udp_once(target, &payload, wait, &sem).await
+                    }
+                    None => {
+                        probe_once(
+                            target, &name, &payload, is_null, total, min_wait, &sem, &notify, tls,
+                        )
+                        .await
+                    }
+                };
                 (slot, a)
             });
         }
@@ -303,12 +429,19 @@ async fn run_probes(
                     Answer::Failed => "no connection".into(),
                 };
                 let name = &m.db().probes[d.order()[slot]].name;
-                t.debug(
-                    crate::trace::DEBUG2,
-                    format_args!("version: {target}: {name} got {what}"),
-                );
+                t.version(format_args!(
+                    "Service scan probe {name} to {target} ({}) got {what}",
+                    proto_name(proto)
+                ));
             }
             d.answer(m, slot, a);
+            if let (Some(t), Some(v)) = (trace, d.verdict()) {
+                t.version(format_args!(
+                    "Service scan result for {target} ({}): {}",
+                    proto_name(proto),
+                    verdict_text(v)
+                ));
+            }
         }
         if d.null_may_stop() {
             // A stored permit: the NULL probe stops even if it is still
@@ -317,6 +450,70 @@ async fn run_probes(
         }
     }
     (d.verdict().cloned().unwrap_or(Verdict::Unknown), d.heard())
+}
+
+fn proto_name(p: Proto) -> &'static str {
+    match p {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+    }
+}
+
+/// A verdict as `--version-trace` shows it.
+fn verdict_text(v: &Verdict) -> String {
+    match v {
+        Verdict::Found(f) => {
+            let field = |x: &Option<String>| x.clone().unwrap_or_default();
+            format!(
+                "{} {} (line {}).  Version: |{}|{}|{}|",
+                f.service,
+                if f.soft { "softmatch" } else { "match" },
+                f.line,
+                field(&f.product),
+                field(&f.version),
+                field(&f.info)
+            )
+        }
+        Verdict::Tls => "ssl: detection goes on inside TLS".into(),
+        Verdict::Wrapped => "tcpwrapped".into(),
+        Verdict::Unknown => "no match".into(),
+    }
+}
+
+/// One UDP probe: a datagram from a socket of its own, and the first
+/// datagram back within `wait` (an ICMP port unreachable: failed).
+async fn udp_once(
+    target: SocketAddr,
+    payload: &[u8],
+    wait: Duration,
+    sem: &Arc<Semaphore>,
+) -> Answer {
+    let Ok(_permit) = Arc::clone(sem).acquire_owned().await else {
+        return Answer::Failed;
+    };
+    let local: SocketAddr = match target {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let Ok(s) = UdpSocket::bind(local).await else {
+        return Answer::Failed;
+    };
+    if s.connect(target).await.is_err() || s.send(payload).await.is_err() {
+        return Answer::Failed;
+    }
+    let mut buf = vec![0u8; 65536];
+    match tokio::time::timeout(wait, s.recv(&mut buf)).await {
+        Err(_) => Answer::Silence,
+        Ok(Ok(n)) => {
+            buf.truncate(n.min(MAX_ANSWER));
+            if buf.is_empty() {
+                Answer::Silence
+            } else {
+                Answer::Data(buf)
+            }
+        }
+        Ok(Err(_)) => Answer::Failed,
+    }
 }
 
 /// One probe on its own connection: connect (TLS if asked), send, read.

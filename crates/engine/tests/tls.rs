@@ -302,8 +302,8 @@ fn legacy_info_reads_tls10_and_tls11() {
 #[test]
 fn version_detection_of_a_tls10_port() {
     use std::sync::Arc;
-    use vigie_engine::version::{detect, VersionSpec};
-    use vigie_service::{builtin::BUILTIN, Matcher, ProbeDb};
+    use vigie_engine::version::{detect, Port, VersionSpec};
+    use vigie_service::{builtin::BUILTIN, Matcher, ProbeDb, Proto};
 
     let dir = Dir::new("sv10");
     let (crt, key) = make_cert(&dir.0, &["-newkey", "rsa:2048"]);
@@ -315,9 +315,8 @@ fn version_detection_of_a_tls10_port() {
         vigie_engine::Stop::new(),
         vigie_engine::progress::Progress::default(),
     );
-    let key = (addr.ip(), addr.port());
-    let found = detect(&[key], &spec, &env).expect("detect");
-    let d = &found[&key];
+    let found = detect(&[Port::tcp(addr.ip(), addr.port())], &spec, &env).expect("detect");
+    let d = &found[&(addr.ip(), Proto::Tcp, addr.port())];
     let f = d.found.as_ref().expect("a service");
     assert_eq!(f.service, "ssl");
     assert_eq!(f.product, None);

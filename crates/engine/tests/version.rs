@@ -5,16 +5,16 @@
 //! bound on open connections.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use vigie_engine::progress::Progress;
-use vigie_engine::version::{detect, VersionSpec};
+use vigie_engine::version::{detect, Port, VersionSpec};
 use vigie_engine::{Env, Stop};
-use vigie_service::{builtin::BUILTIN, Matcher, ProbeDb};
+use vigie_service::{builtin::BUILTIN, Matcher, ProbeDb, Proto};
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -119,13 +119,13 @@ fn banner_request_silence_and_wrappers() {
         server(false, closing),
         server(true, http),
     );
-    let ports: Vec<(IpAddr, u16)> = [a.port, b.port, c.port, d.port, e.port]
+    let ports: Vec<Port> = [a.port, b.port, c.port, d.port, e.port]
         .iter()
-        .map(|p| (LO, *p))
+        .map(|p| Port::tcp(LO, *p))
         .collect();
     let found = detect(&ports, &spec(), &env()).expect("detect");
     assert_eq!(found.len(), 5);
-    let got = |p: u16| &found[&(LO, p)];
+    let got = |p: u16| &found[&(LO, Proto::Tcp, p)];
     assert_eq!(
         name(got(a.port)),
         (Some("ssh"), Some("OpenSSH"), Some("9.2p1 Debian 2+deb12u3"))
@@ -172,7 +172,7 @@ fn established_to(ports: &[u16]) -> std::collections::HashSet<String> {
 #[test]
 fn never_more_connections_than_the_bound() {
     let servers: Vec<Server> = (0..6).map(|_| server(false, silent)).collect();
-    let ports: Vec<(IpAddr, u16)> = servers.iter().map(|s| (LO, s.port)).collect();
+    let ports: Vec<Port> = servers.iter().map(|s| Port::tcp(LO, s.port)).collect();
     let watched: Vec<u16> = servers.iter().map(|s| s.port).collect();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
@@ -201,4 +201,74 @@ fn never_more_connections_than_the_bound() {
     assert_eq!(found.len(), 6);
     // 6 silent ports × 4 probes each would be 24 at once without the bound.
     assert_eq!(peak, 3, "open connections at most, bound 3");
+}
+
+/// A UDP socket on 127.0.0.1 (any free port): `answer` says what to send
+/// back to a datagram (nothing: stay silent). The datagrams it got are
+/// counted.
+fn udp_server(answer: fn(&[u8]) -> Option<Vec<u8>>) -> (u16, Arc<AtomicUsize>) {
+    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = s.local_addr().expect("addr").port();
+    let got = Arc::new(AtomicUsize::new(0));
+    let n = Arc::clone(&got);
+    thread::spawn(move || {
+        let mut b = [0u8; 2048];
+        while let Ok((len, from)) = s.recv_from(&mut b) {
+            n.fetch_add(1, Ordering::SeqCst);
+            if let Some(reply) = answer(&b[..len]) {
+                let _ = s.send_to(&reply, from);
+            }
+        }
+    });
+    (port, got)
+}
+
+/// memcached's UDP frame (request id, sequence, count, reserved) around
+/// its text protocol: answers `version` only.
+fn memcached_udp(req: &[u8]) -> Option<Vec<u8>> {
+    let body = req.get(8..)?;
+    (body == b"version\r\n").then(|| {
+        let mut r = req[..8].to_vec();
+        r.extend_from_slice(b"VERSION 1.6.18\r\n");
+        r
+    })
+}
+
+#[test]
+fn udp_answer_silence_and_closed() {
+    let (mc, _) = udp_server(memcached_udp);
+    let (quiet, heard) = udp_server(|_| None);
+    // A port nothing listens on: the kernel's port unreachable.
+    let closed = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let ports = [
+        Port::udp(LO, mc),
+        Port::udp(LO, quiet),
+        Port::udp(LO, closed),
+    ];
+    let mut spec = spec();
+    spec.min_wait = Duration::from_millis(200);
+    let found = detect(&ports, &spec, &env()).expect("detect");
+    let got = |p: u16| &found[&(LO, Proto::Udp, p)];
+    assert_eq!(
+        name(got(mc)),
+        (Some("memcached"), Some("Memcached"), Some("1.6.18"))
+    );
+    assert!(got(mc).answered);
+    assert_eq!(name(got(quiet)), (None, None, None));
+    assert!(!got(quiet).answered);
+    assert_eq!(name(got(closed)), (None, None, None));
+    assert!(!got(closed).answered);
+    // The silent port heard every UDP probe of the database that it
+    // should (rarity <= 7, or naming its port), once each.
+    let db = ProbeDb::parse(BUILTIN.as_bytes()).expect("db");
+    let want = db
+        .probes
+        .iter()
+        .filter(|p| p.proto == Proto::Udp && !p.no_payload)
+        .filter(|p| p.rarity <= 7 || p.ports.contains(quiet))
+        .count();
+    assert_eq!(heard.load(Ordering::SeqCst), want);
 }

@@ -2,7 +2,8 @@
 //! packages in the target namespace. (1) every ground-truth port answers as
 //! its protocol does; (2) a differential recorder: `nmap -sV` (TCP) and
 //! `nmap -sU -sV` (UDP) from the scanner namespace, compared with the
-//! ground truth port by port, with both runs timed; and vigie -sV beside
+//! ground truth port by port, with both runs timed (and again with nmap's
+//! "version" scripts turned off: its probes alone); and vigie -sV beside
 //! it, with its own database (against the truth) and with nmap's file named
 //! by `--versiondb` (against nmap's answers).
 //!
@@ -84,6 +85,9 @@ struct Seen {
     version: Option<String>,
     tunnel: Option<String>,
     method: Option<String>,
+    /// The nmap scripts that ran on the port (with -sV: those of the
+    /// "version" category, which may rewrite the service's fields).
+    scripts: Vec<String>,
 }
 
 fn unescape(s: &str) -> String {
@@ -136,6 +140,11 @@ fn parse_nmap(xml: &str) -> BTreeMap<(Proto, u16), Seen> {
                 version: get("version"),
                 tunnel: get("tunnel"),
                 method: get("method"),
+                scripts: body
+                    .split("<script ")
+                    .skip(1)
+                    .filter_map(|t| attr(&format!(" {t}"), "id"))
+                    .collect(),
             },
         );
     }
@@ -208,99 +217,222 @@ fn name_right(t: &Truth, s: &Seen) -> bool {
     }
 }
 
+/// The TLS facts of every port the truth says is inside TLS are in the
+/// JSON Lines (the lab's own certificate: subject, names, key, SHA-256 as
+/// `openssl x509` reads them), and the XML with its service elements is
+/// valid against nmap.dtd.
+fn tls_fields_and_dtd(lab: &ServiceLab, json: &std::path::Path, xml: &str) {
+    let cert = lab.dir().join("tls/cert.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fp: String = text
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .replace(':', "")
+        .to_lowercase();
+    assert_eq!(fp.len(), 64, "openssl x509 said {text:?}");
+    let lines = std::fs::read_to_string(json).expect("vigie's -oJ file");
+    let host = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|v| v["type"] == "host")
+        .expect("a host line");
+    let tls_ports: Vec<u16> = lab
+        .truth()
+        .iter()
+        .filter(|t| t.proto == Proto::Tcp && t.tunnel == Some("ssl"))
+        .map(|t| t.port)
+        .collect();
+    assert!(!tls_ports.is_empty());
+    for port in &tls_ports {
+        let p = host["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .find(|p| p["proto"] == "tcp" && p["port"] == *port)
+            .unwrap_or_else(|| panic!("port {port} in the JSON"));
+        let tls = &p["detected"]["tls"];
+        assert_eq!(tls["sha256"], fp.as_str(), "{port}: {tls}");
+        assert_eq!(
+            tls["subject"], "CN=lab.vigie.test, O=vigie lab",
+            "{port}: {tls}"
+        );
+        assert_eq!(tls["key"], "rsa 2048", "{port}: {tls}");
+        let sans: Vec<&str> = tls["sans"]
+            .as_array()
+            .expect("sans")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(sans, ["DNS:lab.vigie.test", "IP:198.18.0.2"], "{port}");
+        let v = tls["version"].as_str().unwrap_or_default();
+        assert!(v == "TLSv1.3" || v == "TLSv1.2", "{port}: {tls}");
+        assert_eq!(p["detected"]["tunnel"], "ssl", "{port}: {p}");
+    }
+    let file = lab.dir().join("own-tcp.xml");
+    std::fs::write(&file, xml).expect("write the XML");
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd"])
+        .arg(&file)
+        .output()
+        .expect("xmllint (.ci/run installs libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "vigie -sV's XML is not valid against nmap.dtd: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(xml.contains("method=\"probed\"") && xml.contains("<cpe>"));
+    eprintln!(
+        "TLS fields in -oJ right on {} ports ({}); -sV XML valid against nmap.dtd",
+        tls_ports.len(),
+        join(&tls_ports)
+    );
+}
+
 #[test]
 fn nmap_differential() {
     let _one = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = service_lab();
     let tcp = lab.ports(Proto::Tcp);
     let udp = lab.ports(Proto::Udp);
-    let (tcp_xml, tcp_secs) = nmap(&lab, &["-sV", "-p", &join(&tcp)]);
-    let (udp_xml, udp_secs) = nmap(&lab, &["-sU", "-sV", "-p", &join(&udp)]);
+    // nmap -sV as users run it (its "version" scripts too), and nmap's
+    // probes alone: a --datadir whose script.db is empty (every other file
+    // still comes from nmap's own directory), the reference vigie
+    // --versiondb must equal, since vigie runs no scripts. The four runs
+    // at once: they mostly wait.
+    let bare = lab.dir().join("nmap-probes-only");
+    std::fs::create_dir_all(bare.join("scripts")).expect("mkdir");
+    std::fs::write(bare.join("scripts/script.db"), "").expect("script.db");
+    let bare = bare.to_str().expect("a UTF-8 path");
+    let (tcp_list, udp_list) = (join(&tcp), join(&udp));
+    let jobs: [Vec<&str>; 4] = [
+        vec!["-sV", "-p", &tcp_list],
+        vec!["-sU", "-sV", "-p", &udp_list],
+        vec!["--datadir", bare, "-sV", "-p", &tcp_list],
+        vec!["--datadir", bare, "-sU", "-sV", "-p", &udp_list],
+    ];
+    let runs: Vec<(String, f64)> = std::thread::scope(|s| {
+        let lab = &lab;
+        let running: Vec<_> = jobs.iter().map(|a| s.spawn(move || nmap(lab, a))).collect();
+        running
+            .into_iter()
+            .map(|h| h.join().expect("an nmap run"))
+            .collect()
+    });
+    let [(tcp_xml, tcp_secs), (udp_xml, udp_secs), (bare_tcp, _), (bare_udp, _)] =
+        <[(String, f64); 4]>::try_from(runs).expect("four runs");
     let mut seen = parse_nmap(&tcp_xml);
     seen.extend(parse_nmap(&udp_xml));
-    let ports = join(&tcp);
-    let (own_xml, own_secs) = vigie(&lab, &["-sT", "-sV", "-p", &ports]);
-    let (nm_xml, nm_secs) = vigie(
-        &lab,
-        &[
-            "-sT",
-            "-sV",
-            "--versiondb",
-            "/usr/share/nmap/nmap-service-probes",
-            "--servicedb",
-            "/usr/share/nmap/nmap-services",
-            "-p",
-            &ports,
-        ],
-    );
-    let own = parse_nmap(&own_xml);
-    let with_nmap_db = parse_nmap(&nm_xml);
+    let mut probes_only = parse_nmap(&bare_tcp);
+    probes_only.extend(parse_nmap(&bare_udp));
+    let tcp_ports = join(&tcp);
+    let udp_ports = join(&udp);
+    let nmap_db = [
+        "--versiondb",
+        "/usr/share/nmap/nmap-service-probes",
+        "--servicedb",
+        "/usr/share/nmap/nmap-services",
+    ];
+    let json = lab.dir().join("own-tcp.json");
+    let json_arg = json.to_str().expect("a UTF-8 path");
+    let (own_xml, own_secs) = vigie(&lab, &["-sT", "-sV", "-p", &tcp_ports, "-oJ", json_arg]);
+    tls_fields_and_dtd(&lab, &json, &own_xml);
+    let (own_udp_xml, own_udp_secs) = vigie(&lab, &["-sU", "-sV", "-p", &udp_ports]);
+    let with = |scan: &str, ports: &str| {
+        let mut a = vec![scan, "-sV"];
+        a.extend(nmap_db);
+        a.extend(["-p", ports]);
+        vigie(&lab, &a)
+    };
+    let (nm_xml, nm_secs) = with("-sT", &tcp_ports);
+    let (nm_udp_xml, nm_udp_secs) = with("-sU", &udp_ports);
+    let mut own = parse_nmap(&own_xml);
+    own.extend(parse_nmap(&own_udp_xml));
+    let mut with_nmap_db = parse_nmap(&nm_xml);
+    with_nmap_db.extend(parse_nmap(&nm_udp_xml));
     let mut own_score = Score::default();
     let mut same = 0;
-    let mut scripted = 0;
+    let mut scripted = Vec::new();
     let mut differ = Vec::new();
-    for t in lab.truth().iter().filter(|t| t.proto == Proto::Tcp) {
+    for t in lab.truth() {
         let o = own.get(&(t.proto, t.port)).cloned().unwrap_or_default();
         own_score.ports += 1;
         own_score.name += usize::from(name_right(t, &o));
         own_score.product += usize::from(o.product.as_deref() == t.product);
         own_score.version += usize::from(t.version_matches(o.version.as_deref()));
-        let n = seen.get(&(t.proto, t.port)).cloned().unwrap_or_default();
+        let n = probes_only
+            .get(&(t.proto, t.port))
+            .cloned()
+            .unwrap_or_default();
         let v = with_nmap_db
             .get(&(t.proto, t.port))
             .cloned()
             .unwrap_or_default();
+        // The state too: a UDP port open|filtered that answered a version
+        // probe is open.
         let key = |s: &Seen| {
             (
+                s.state.clone(),
                 s.name.clone(),
                 s.product.clone(),
                 s.version.clone(),
                 s.tunnel.clone(),
             )
         };
-        // nmap 7.93's scripts rename some services ("mosquitto version
-        // 2.0.11" on 1883): a name with a space is a script's, not a probe's.
-        let by_script = n.name.as_deref().is_some_and(|x| x.contains(' '));
+        let proto = t.proto.as_str();
         if key(&n) == key(&v) {
             same += 1;
-        } else if by_script {
-            scripted += 1;
-            differ.push(format!(
-                "{}/tcp {}: named by an nmap script {:?}",
-                t.port, t.daemon, n.name
-            ));
         } else {
             differ.push(format!(
-                "{}/tcp {}: nmap {:?} | vigie --versiondb {:?}",
+                "{}/{proto} {}: nmap {:?} | vigie --versiondb {:?}",
                 t.port,
                 t.daemon,
                 key(&n),
                 key(&v)
             ));
         }
+        if seen.get(&(t.proto, t.port)) != probes_only.get(&(t.proto, t.port)) {
+            scripted.push(format!(
+                "{}/{proto} {}: nmap's scripts made it {:?}",
+                t.port,
+                t.daemon,
+                seen.get(&(t.proto, t.port)).map(key)
+            ));
+        }
     }
     eprintln!(
-        "vigie (own database) right on TCP: name {}/{n}, product {}/{n}, version {}/{n}; {own_secs:.1} s",
-        own_score.name, own_score.product, own_score.version, n = own_score.ports
+        "vigie (own database) right: name {}/{n}, product {}/{n}, version {}/{n}; \
+         TCP {own_secs:.1} s, UDP {own_udp_secs:.1} s",
+        own_score.name,
+        own_score.product,
+        own_score.version,
+        n = own_score.ports
     );
     eprintln!(
-        "vigie --versiondb nmap's file: name, product, version and tunnel equal to nmap -sV's on \
-         {same}/{} TCP ports; {nm_secs:.1} s\n{}",
+        "vigie --versiondb nmap's file: state, name, product, version and tunnel equal to \
+         nmap -sV's probes' on {same}/{} ports; TCP {nm_secs:.1} s, UDP {nm_udp_secs:.1} s\n{}\n{}",
         own_score.ports,
-        differ.join("\n")
+        differ.join("\n"),
+        scripted.join("\n")
     );
-    // With nmap's own file, vigie's answer is nmap's on every TCP port
-    // (but where an nmap script, which vigie does not run, renamed it).
+    // With nmap's own file, vigie's answer is nmap's probes' on every
+    // port, TCP and UDP.
     assert_eq!(
-        same + scripted,
+        same,
         own_score.ports,
         "vigie --versiondb differs from nmap -sV:\n{}",
         differ.join("\n")
     );
-    // With its own database, vigie names every TCP port right.
+    // With its own database, vigie names every port right.
     assert_eq!(
         own_score.name, own_score.ports,
-        "vigie's own database misnames a TCP port of the lab"
+        "vigie's own database misnames a port of the lab"
     );
 
     let mut table = String::new();
@@ -368,6 +500,14 @@ fn nmap_differential() {
         "nmap -sV on {} TCP ports: {tcp_secs:.1} s; nmap -sU -sV on {} UDP ports: {udp_secs:.1} s",
         tcp.len(),
         udp.len()
+    );
+    // Against what really runs, vigie's own database gets at least as
+    // many names, products and versions right as nmap with its own.
+    let counts = |s: &Score| (s.name, s.product, s.version);
+    let (o, m) = (counts(&own_score), counts(&score));
+    assert!(
+        o.0 >= m.0 && o.1 >= m.1 && o.2 >= m.2,
+        "vigie (name, product, version) {o:?} < nmap {m:?}"
     );
     assert!(
         unnamed.is_empty(),

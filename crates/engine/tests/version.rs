@@ -272,3 +272,71 @@ fn udp_answer_silence_and_closed() {
         .count();
     assert_eq!(heard.load(Ordering::SeqCst), want);
 }
+
+/// A `Write` into a buffer the test reads back.
+#[derive(Clone, Default)]
+struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn version_trace_lines() {
+    let a = server(false, ssh);
+    let out = Shared::default();
+    let mut env = env();
+    env.trace = Some(Arc::new(
+        vigie_engine::trace::Trace::new(Box::new(out.clone()), false, 0).with_version(true),
+    ));
+    let found = detect(&[Port::tcp(LO, a.port)], &spec(), &env).expect("detect");
+    let f = found[&(LO, Proto::Tcp, a.port)]
+        .found
+        .clone()
+        .expect("a match");
+    assert_eq!(f.service, "ssh");
+    let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("UTF-8");
+    let at = format!("127.0.0.1:{}", a.port);
+    let has = |want: &str| text.lines().any(|l| l == want);
+    assert!(
+        has(&format!(
+            "Service scan sending probe NULL to {at} (tcp, 0 bytes)"
+        )),
+        "{text}"
+    );
+    // The banner comes on every connection; the NULL probe may have
+    // stopped listening once another probe's connection got it.
+    let banner = format!(
+        "(tcp) got {} bytes",
+        "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".len()
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Service scan probe ") && l.ends_with(&banner)),
+        "{text}"
+    );
+    let info = f.info.clone().unwrap_or_default();
+    assert!(
+        has(&format!(
+            "Service scan result for {at} (tcp): ssh match (line {}).  Version: \
+             |OpenSSH|9.2p1 Debian 2+deb12u3|{info}|",
+            f.line
+        )),
+        "{text}"
+    );
+    // Off, nothing is written.
+    let quiet = Shared::default();
+    env.trace = Some(Arc::new(vigie_engine::trace::Trace::new(
+        Box::new(quiet.clone()),
+        false,
+        0,
+    )));
+    detect(&[Port::tcp(LO, a.port)], &spec(), &env).expect("detect");
+    assert!(quiet.0.lock().expect("lock").is_empty());
+}

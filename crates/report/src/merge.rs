@@ -110,7 +110,7 @@ pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, MergeError> {
                 have.mac = h.mac;
             }
             for p in ports {
-                match m.ports.get(&(p.proto, p.port)) {
+                match m.ports.get_mut(&(p.proto, p.port)) {
                     Some((q, from)) if (q.state, q.reason) != (p.state, p.reason) => {
                         return Err(MergeError::Conflict {
                             addr: h.addr,
@@ -122,7 +122,13 @@ pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, MergeError> {
                             second_file: names[i].clone(),
                         });
                     }
-                    Some(_) => {}
+                    // The same port in two files: what -sV found is kept
+                    // from whichever has it (the first that does).
+                    Some((q, _)) => {
+                        if q.detected.is_none() {
+                            q.detected = p.detected;
+                        }
+                    }
                     None => {
                         m.ports.insert((p.proto, p.port), (p, i));
                     }
@@ -245,5 +251,27 @@ mod tests {
             "host 127.0.0.1 port 22/tcp: open (syn-ack) in s0.xml but filtered (no-response) in s2.xml"
         );
         assert_eq!(merge(vec![]), Err(MergeError::Nothing));
+    }
+
+    #[test]
+    fn detected_services_are_kept() {
+        let with = Report {
+            run: run_info(0),
+            hosts: vec![host_versions()],
+            stats: stats(),
+        };
+        let mut without = with.clone();
+        for p in &mut without.hosts[0].ports {
+            p.detected = None;
+        }
+        assert!(with.hosts[0].ports.iter().any(|p| p.detected.is_some()));
+        // Whichever file comes first, the services -sV found are kept.
+        for order in [
+            vec![without.clone(), with.clone()],
+            vec![with.clone(), without.clone()],
+        ] {
+            let m = merge(named(order)).unwrap();
+            assert_eq!(m.hosts[0].ports, with.hosts[0].ports);
+        }
     }
 }

@@ -75,9 +75,63 @@ pub struct Receiver {
 // is not Sync: `totals` is a Cell.)
 unsafe impl Send for Receiver {}
 
+/// One frame a [`Receiver::tap`] saw.
+#[derive(Debug, Clone, Copy)]
+pub struct TapFrame<'a> {
+    /// The interface it was seen on.
+    pub ifindex: i32,
+    /// This host sent it (`PACKET_OUTGOING`).
+    pub outgoing: bool,
+    /// `bytes` start at an Ethernet header (Ethernet, veth, and loopback's
+    /// all-zero one); else at the IP header (tun, other link types).
+    pub ethernet: bool,
+    /// The frame, cut at the tap's snap length.
+    pub bytes: &'a [u8],
+}
+
+/// What a receiver is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A scan's replies: IP packets from the network header, our own
+    /// outgoing packets hidden.
+    Scan,
+    /// A watch: every IPv4, IPv6 and ARP frame in both directions, from the
+    /// link header, cut at `snap` bytes, on one interface (0: all).
+    Tap { ifindex: u32, snap: u32 },
+}
+
+/// Where the kernel puts a packet's `sockaddr_ll` in a TPACKET_V3 block:
+/// after the header, aligned to TPACKET_ALIGNMENT (16).
+const SLL_OFFSET: usize = (std::mem::size_of::<libc::tpacket3_hdr>() + 15) & !15;
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_LOOPBACK: u16 = 772;
+const PACKET_OUTGOING: u8 = 4;
+
+/// A packet's place in a block and the link facts the kernel gave.
+struct Raw {
+    mac: usize,
+    net: usize,
+    snap: usize,
+    ifindex: i32,
+    hatype: u16,
+    pkttype: u8,
+}
+
 impl Receiver {
     /// Open the socket, attach the filter, map the ring and bind to every interface.
     pub fn new(cfg: &RxConfig) -> io::Result<Receiver> {
+        Receiver::open(cfg, Mode::Scan)
+    }
+
+    /// A tap for `vigie watch`: every IPv4, IPv6 and ARP frame on interface
+    /// `ifindex` (0: every interface), received and sent, before netfilter,
+    /// each cut at `snap` bytes (headers are what a watcher reads). Read
+    /// with [`poll_tap`](Self::poll_tap).
+    pub fn tap(cfg: &RxConfig, ifindex: u32, snap: u32) -> io::Result<Receiver> {
+        Receiver::open(cfg, Mode::Tap { ifindex, snap })
+    }
+
+    fn open(cfg: &RxConfig, mode: Mode) -> io::Result<Receiver> {
         let page = page_size();
         if cfg.block_count == 0
             || cfg.block_size < FRAME_SIZE
@@ -103,10 +157,12 @@ impl Receiver {
 
         // Protocol 0: the socket receives nothing until bind, so no packet
         // slips in before the filter is attached.
+        let kind = match mode {
+            Mode::Scan => libc::SOCK_DGRAM,
+            Mode::Tap { .. } => libc::SOCK_RAW,
+        };
         // SAFETY: plain socket(2) call; the result is checked below.
-        let raw = cvt(unsafe {
-            libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
-        })?;
+        let raw = cvt(unsafe { libc::socket(libc::AF_PACKET, kind | libc::SOCK_CLOEXEC, 0) })?;
         // SAFETY: `raw` is a freshly opened descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let sfd = fd.as_raw_fd();
@@ -117,14 +173,19 @@ impl Receiver {
             libc::PACKET_VERSION,
             &(libc::tpacket_versions::TPACKET_V3 as libc::c_int),
         )?;
-        setsockopt(
-            sfd,
-            libc::SOL_PACKET,
-            libc::PACKET_IGNORE_OUTGOING,
-            &1 as &libc::c_int,
-        )?;
+        if mode == Mode::Scan {
+            setsockopt(
+                sfd,
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                &1 as &libc::c_int,
+            )?;
+        }
 
-        let mut prog = filter_program();
+        let mut prog = match mode {
+            Mode::Scan => filter_program(),
+            Mode::Tap { snap, .. } => tap_filter(snap),
+        };
         let fprog = libc::sock_fprog {
             len: prog.len() as libc::c_ushort,
             filter: prog.as_mut_ptr(),
@@ -174,8 +235,13 @@ impl Receiver {
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as libc::c_ushort;
         sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = 0; // every interface
-                             // SAFETY: `sll` is a valid sockaddr_ll of the length passed.
+        sll.sll_ifindex = match mode {
+            Mode::Scan => 0, // every interface
+            Mode::Tap { ifindex, .. } => {
+                i32::try_from(ifindex).map_err(|_| io::Error::other("interface index"))?
+            }
+        };
+        // SAFETY: `sll` is a valid sockaddr_ll of the length passed.
         cvt(unsafe {
             libc::bind(
                 sfd,
@@ -190,6 +256,38 @@ impl Receiver {
     /// every ready block to `f` (bytes from the IP header on) and return the
     /// blocks to the kernel. Returns the number of packets delivered.
     pub fn poll(&mut self, timeout: Duration, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        self.drain(timeout, &mut |block, r| {
+            // A scan's socket is SOCK_DGRAM: the packet starts at `net`.
+            if let Some(pkt) = block.get(r.net..r.net + r.snap) {
+                f(pkt);
+            }
+        })
+    }
+
+    /// [`poll`](Self::poll) for a [`tap`](Self::tap): every frame with its
+    /// direction, interface and link type.
+    pub fn poll_tap(
+        &mut self,
+        timeout: Duration,
+        mut f: impl FnMut(TapFrame<'_>),
+    ) -> io::Result<usize> {
+        self.drain(timeout, &mut |block, r| {
+            let ethernet = matches!(r.hatype, ARPHRD_ETHER | ARPHRD_LOOPBACK);
+            // SOCK_RAW: the snap length counts from the link header.
+            let start = if ethernet { r.mac } else { r.net };
+            let end = r.mac + r.snap;
+            if let Some(bytes) = block.get(start..end) {
+                f(TapFrame {
+                    ifindex: r.ifindex,
+                    outgoing: r.pkttype == PACKET_OUTGOING,
+                    ethernet,
+                    bytes,
+                });
+            }
+        })
+    }
+
+    fn drain(&mut self, timeout: Duration, f: &mut dyn FnMut(&[u8], &Raw)) -> io::Result<usize> {
         let deadline = Instant::now().checked_add(timeout);
         while !self.block_ready(self.next) {
             let wait_ms = match deadline {
@@ -227,7 +325,7 @@ impl Receiver {
             if !self.block_ready(self.next) {
                 break;
             }
-            delivered += self.walk_block(self.next, &mut f);
+            delivered += self.walk_block(self.next, f);
             self.release_block(self.next);
             self.next = (self.next + 1) % self.block_count;
         }
@@ -288,8 +386,9 @@ impl Receiver {
             .store(libc::TP_STATUS_KERNEL, Ordering::Release);
     }
 
-    /// Call `f` on each packet of the (ready, user-owned) block `idx`.
-    fn walk_block(&self, idx: usize, f: &mut impl FnMut(&[u8])) -> usize {
+    /// Call `f` on each packet of the (ready, user-owned) block `idx`:
+    /// the block's bytes and where the packet lies in them.
+    fn walk_block(&self, idx: usize, f: &mut dyn FnMut(&[u8], &Raw)) -> usize {
         let base = self.ring.as_ptr().wrapping_add(idx * self.block_size);
         let desc = base.cast::<libc::tpacket_block_desc>();
         // SAFETY: the block is owned by user space (TP_STATUS_USER was seen
@@ -299,33 +398,38 @@ impl Receiver {
             let h = &(*desc).hdr.bh1;
             (h.num_pkts as usize, h.offset_to_first_pkt as usize)
         };
-        let hdr_len = std::mem::size_of::<libc::tpacket3_hdr>();
+        // SAFETY: the whole block lies inside the live mapping and stays
+        // user-owned and unmodified while the slice lives (it is released
+        // only after this walk returns).
+        let block = unsafe { std::slice::from_raw_parts(base, self.block_size) };
+        let sll_len = std::mem::size_of::<libc::sockaddr_ll>();
         let mut off = first;
         let mut delivered = 0;
         for _ in 0..num {
-            if !matches!(off.checked_add(hdr_len), Some(end) if end <= self.block_size) {
+            if !matches!(off.checked_add(SLL_OFFSET + sll_len), Some(end) if end <= self.block_size)
+            {
                 break;
             }
-            // SAFETY: `off + hdr_len <= block_size` (checked above), so the
-            // header lies within this user-owned block; the kernel aligns
-            // packet headers to TPACKET_ALIGNMENT (16).
-            let (next, net, snap) = unsafe {
+            // SAFETY: `off + SLL_OFFSET + sizeof(sockaddr_ll) <= block_size`
+            // (checked above), so the header and the sockaddr_ll that
+            // follows it lie within this user-owned block; the kernel aligns
+            // packet headers to TPACKET_ALIGNMENT (16), which suits both.
+            let (next, raw) = unsafe {
                 let h = &*base.add(off).cast::<libc::tpacket3_hdr>();
+                let sll = &*base.add(off + SLL_OFFSET).cast::<libc::sockaddr_ll>();
                 (
                     h.tp_next_offset as usize,
-                    h.tp_net as usize,
-                    h.tp_snaplen as usize,
+                    Raw {
+                        mac: off + h.tp_mac as usize,
+                        net: off + h.tp_net as usize,
+                        snap: h.tp_snaplen as usize,
+                        ifindex: sll.sll_ifindex,
+                        hatype: sll.sll_hatype,
+                        pkttype: sll.sll_pkttype,
+                    },
                 )
             };
-            let start = off + net;
-            if !matches!(start.checked_add(snap), Some(end) if end <= self.block_size) {
-                break;
-            }
-            // SAFETY: `start + snap <= block_size` (checked above): the bytes
-            // lie inside this block, which stays user-owned and unmodified
-            // while `f` runs (we release it only afterwards).
-            let pkt = unsafe { std::slice::from_raw_parts(base.add(start), snap) };
-            f(pkt);
+            f(block, &raw);
             delivered += 1;
             if next == 0 {
                 break;
@@ -465,6 +569,25 @@ fn filter_program() -> Vec<libc::sock_filter> {
     compile(&prog)
 }
 
+const ETH_P_ARP: u32 = 0x0806;
+
+/// The tap's filter: IPv4, IPv6 and ARP (by `SKF_AD_PROTOCOL`, whatever
+/// the link type), each cut at `snap` bytes.
+fn tap_filter(snap: u32) -> Vec<libc::sock_filter> {
+    const REJECT: usize = 4;
+    const ACCEPT: usize = 5;
+    use Ins::*;
+    let prog = [
+        /* 0 */ LdH(libc::SKF_AD_OFF + libc::SKF_AD_PROTOCOL),
+        /* 1 */ Jeq(ETH_P_IP, ACCEPT, 2),
+        /* 2 */ Jeq(ETH_P_IPV6, ACCEPT, 3),
+        /* 3 */ Jeq(ETH_P_ARP, ACCEPT, REJECT),
+        /* 4 REJECT */ Ret(0),
+        /* 5 ACCEPT */ Ret(snap.max(64)),
+    ];
+    compile(&prog)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,6 +664,25 @@ mod tests {
         // Truncated headers: the load fails, the packet is dropped.
         assert_eq!(run(&prog, ip, &[0x45; 9]), 0);
         assert_eq!(run(&prog, ip6, &[0x60; 6]), 0);
+    }
+
+    #[test]
+    fn tap_filter_takes_ip_ipv6_and_arp() {
+        let prog = tap_filter(256);
+        for proto in [ETH_P_IP, ETH_P_IPV6, ETH_P_ARP] {
+            assert_eq!(run(&prog, proto as u16, &v4(47)), 256, "{proto:#x}");
+        }
+        for proto in [0x88ccu16, 0x8100, 0x0004] {
+            assert_eq!(run(&prog, proto, &v4(6)), 0, "{proto:#x}");
+        }
+        // Too small a snap would cut the headers a watcher reads.
+        assert_eq!(run(&tap_filter(10), ETH_P_IP as u16, &v4(6)), 64);
+    }
+
+    #[test]
+    fn sll_follows_the_header_aligned() {
+        assert_eq!(SLL_OFFSET % 16, 0);
+        assert!(SLL_OFFSET >= std::mem::size_of::<libc::tpacket3_hdr>());
     }
 
     #[test]

@@ -633,3 +633,50 @@ fn measure_send_rate() {
     .join()
     .unwrap();
 }
+
+/// The tap sees both copies loopback makes of a datagram, the one sent
+/// (outgoing) and the one received, from the (all-zero) Ethernet header,
+/// cut at the snap length; and only the interface it is bound to.
+#[test]
+fn tap_sees_both_directions_on_loopback() {
+    in_fresh_netns(|| {
+        netns::set_link_up("lo").expect("lo up");
+        let lo = vigie_netio::link::interfaces()
+            .expect("interfaces")
+            .into_iter()
+            .find(|i| i.loopback)
+            .expect("lo");
+        let mut tap = Receiver::tap(&small_ring(), lo.index, 96).expect("tap");
+        let sock = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let to = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = to.local_addr().expect("addr").port();
+        sock.send_to(&[7u8; 500], (Ipv4Addr::LOCALHOST, port))
+            .expect("send");
+        let mut seen = Vec::new();
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until && seen.len() < 2 {
+            tap.poll_tap(Duration::from_millis(50), |f| {
+                let udp_to = f.bytes.get(14 + 22..14 + 24);
+                if udp_to == Some(&port.to_be_bytes()[..]) {
+                    seen.push((
+                        f.outgoing,
+                        f.ethernet,
+                        f.ifindex,
+                        f.bytes.len(),
+                        f.bytes[12..14].to_vec(),
+                    ));
+                }
+            })
+            .expect("poll");
+        }
+        let idx = lo.index as i32;
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (false, true, idx, 96, vec![0x08, 0x00]),
+                (true, true, idx, 96, vec![0x08, 0x00])
+            ]
+        );
+    });
+}

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""vigie side by side with nmap, masscan, zmap and RustScan on bench/lab.sh.
+"""vigie side by side with nmap, masscan, zmap and RustScan on bench/lab.sh
+(the version case: vigie -sV beside nmap -sV on `vigie-lab services`).
 
 Each case runs every tool REPEAT times; the table shows the median wall time,
 the ratio to the reference tool of the goal, and accuracy against the lab's
 truth. Run through bench/run.sh (builds the lab, installs the tools)."""
 
+import html
 import json
 import os
 import re
@@ -18,8 +20,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAB = os.path.join(HERE, "lab.sh")
 VIGIE = os.environ.get("VIGIE", "vigie")
+VIGIE_LAB = os.environ.get("VIGIE_LAB", "vigie-lab")
 RUSTSCAN = os.environ.get("RUSTSCAN", "rustscan")
 REPEAT = int(os.environ.get("REPEAT", "3"))
+# The version case's UDP runs (nmap -sU -sV takes ~100 s each).
+REPEAT_UDP = int(os.environ.get("REPEAT_UDP", str(REPEAT)))
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 # VGB=prefix: the lab's namespaces (bench/lab.sh reads the same variable).
 VGB = os.environ.get("VGB", "vgb")
@@ -146,17 +151,17 @@ def worst(accs):
     return next((a for a in accs if not str(a).startswith("exact") and a != SWEEP_LIVE), accs[0])
 
 
-def interleave(**fns):
-    """Run every tool REPEAT times in turns (a, b, c, a, b, c, ...): on a
-    shared machine, background load then weighs on each tool alike.
-    Returns {tool: (times, worst accuracy)}."""
+def interleave(repeat=None, pick=worst, **fns):
+    """Run every tool REPEAT (or repeat) times in turns (a, b, c, a, b, c,
+    ...): on a shared machine, background load then weighs on each tool
+    alike. Returns {tool: (times, pick(accuracies))}."""
     runs = {k: ([], []) for k in fns}
-    for _ in range(REPEAT):
+    for _ in range(REPEAT if repeat is None else repeat):
         for k, fn in fns.items():
             t, acc = fn()
             runs[k][0].append(t)
             runs[k][1].append(acc)
-    return {k: (times, worst(accs)) for k, (times, accs) in runs.items()}
+    return {k: (times, pick(accs)) for k, (times, accs) in runs.items()}
 
 
 # ---------------------------------------------------------------- cases
@@ -475,6 +480,161 @@ def case_sparse():
     GOALS.append(("SYN -Pn top100 sparse on-link /24 ≤ 0.5 × nmap -T4", v / n, 0.5))
 
 
+# ------------------------------------------------ service detection (-sV)
+
+NMAP_PROBES = "/usr/share/nmap/nmap-service-probes"
+NMAP_SERVICES = "/usr/share/nmap/nmap-services"
+
+
+def service_lab_up():
+    """Start `vigie-lab services --json` (its own namespaces, fixed names);
+    returns (process, the lab's JSON: namespaces, target, ground truth)."""
+    path = os.path.join(TMP, "services.json")
+    log = open(os.path.join(TMP, "services.log"), "w")
+    # Its own session: a Ctrl-C reaches this script, which then stops the
+    # lab with SIGTERM (the lab tears down its daemons and namespaces).
+    p = subprocess.Popen([VIGIE_LAB, "services", "--json", path], stdout=log, stderr=log,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not os.path.exists(path):
+        if p.poll() is not None or time.monotonic() > deadline:
+            service_lab_down(p)
+            raise SystemExit(f"vigie-lab services did not come up:\n"
+                             f"{open(os.path.join(TMP, 'services.log')).read()}")
+        time.sleep(0.2)
+    with open(path) as f:
+        return p, json.load(f)
+
+
+def service_lab_down(p):
+    if p.poll() is None:
+        p.send_signal(15)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        sh(VIGIE_LAB, "down")
+
+
+def xml_services(xml):
+    """{(proto, port): {state, name, product, version, tunnel, method}} from
+    an -oX (nmap's or vigie's: the same shape)."""
+    out = {}
+    for chunk in xml.split("<port ")[1:]:
+        body = chunk.split("</port>")[0]
+        head = dict(re.findall(r'(\w+)="([^"]*)"', body.split(">")[0]))
+        st = re.search(r'<state state="([^"]*)"', body)
+        svc = re.search(r"<service ([^>]*)>", body)
+        attrs = {k: html.unescape(v) for k, v in re.findall(r'(\w+)="([^"]*)"', svc.group(1))} \
+            if svc else {}
+        out[(head.get("protocol"), int(head["portid"]))] = {
+            "state": st.group(1) if st else None,
+            **{k: attrs.get(k) for k in ("name", "product", "version", "tunnel", "method")}}
+    return out
+
+
+def version_matches(truth, found):
+    """As Truth::version_matches: equal, or the truth followed by a
+    separator ("9.2p1 Debian 2+deb12u3")."""
+    if truth is None or found is None:
+        return truth is None and found is None
+    if found == truth:
+        return True
+    rest = found[len(truth):] if found.startswith(truth) else ""
+    return bool(rest) and not rest[0].isalnum() and rest[0] != "."
+
+
+def service_score(truths, xml):
+    """(name, product, version, ports): how many of the truth's ports got
+    the right name (with its tunnel; where nothing speaks, right unless a
+    probe claimed a service), product and version, as tests/lab_services.rs
+    counts them."""
+    seen = xml_services(xml)
+    name = product = version = 0
+    for t in truths:
+        s = seen.get((t["proto"], t["port"]), {})
+        if t["name"] is None:
+            name += s.get("method") != "probed"
+        else:
+            name += s.get("name") == t["name"] and s.get("tunnel") == t["tunnel"]
+        product += s.get("product") == t["product"]
+        version += version_matches(t["version"], s.get("version"))
+    return name, product, version, len(truths)
+
+
+def worst_score(scores):
+    """The worst run's score (failed runs first); marked when runs differ."""
+    w = min(scores, key=lambda s: (0, 0) if isinstance(s, str) else (1, sum(s[:3])))
+    if isinstance(w, str):
+        return w
+    n, p, v, total = w
+    differ = " (worst run)" if len(set(scores)) > 1 else ""
+    return f"name {n}/{total}, product {p}/{total}, version {v}/{total}{differ}"
+
+
+def case_version():
+    """-sV on the service lab's real daemons (crates/lab/src/services.rs):
+    nmap -sV against vigie -sV with its own database and with nmap's files
+    named by flag; all TCP ports, all UDP ports, and one HTTP, one TLS and
+    the silent port alone. Accuracy against the lab's ground truth."""
+    lab, info = service_lab_up()
+    try:
+        scanner, target = info["scanner_ns"], info["target_v4"]
+        tcp = [t for t in info["ports"] if t["proto"] == "tcp"]
+        udp = [t for t in info["ports"] if t["proto"] == "udp"]
+        http = next(t for t in tcp if t["name"] == "http" and not t["tls"])
+        https = next(t for t in tcp if t["name"] == "http" and t["tls"])
+        silent = next(t for t in tcp if t["silent"])
+        nmapdb = ["--versiondb", NMAP_PROBES, "--servicedb", NMAP_SERVICES]
+
+        def run(truths, cmd):
+            t0 = time.monotonic()
+            p = subprocess.run(["ip", "netns", "exec", scanner, *cmd, "-Pn", "-n", "-p",
+                                ",".join(str(t["port"]) for t in truths), "-oX", "-", target],
+                               capture_output=True, text=True, cwd=TMP)
+            t = time.monotonic() - t0
+            if p.returncode != 0:
+                last = (p.stderr.strip().splitlines() or [""])[-1]
+                return t, f"failed: exit {p.returncode}: {last}"
+            return t, service_score(truths, p.stdout)
+
+        table = []
+
+        def measure(case, truths, scan, repeat=None):
+            tools = {"nmap": ["nmap", *scan],
+                     "vigie": [VIGIE, *scan],
+                     "vigie nmap-db": [VIGIE, *scan, *nmapdb]}
+            if scan[0] == "-sV":  # vigie names its TCP technique: connect
+                tools["vigie"] = [VIGIE, "-sT", *scan]
+                tools["vigie nmap-db"] = [VIGIE, "-sT", *scan, *nmapdb]
+            r = interleave(repeat=repeat, pick=worst_score,
+                           **{k.replace(" ", "_").replace("-", "_"): (lambda c=c: run(truths, c))
+                              for k, c in tools.items()})
+            n = statistics.median(r["nmap"][0])
+            for tool in tools:
+                times, acc = r[tool.replace(" ", "_").replace("-", "_")]
+                note = "--versiondb/--servicedb nmap's files" if tool == "vigie nmap-db" else ""
+                m = record(case, tool, times, acc, note=note)
+                table.append((case, tool, m, len(times), m / n, acc))
+
+        ports = lambda ts: ",".join(str(t["port"]) for t in ts)
+        print(f"  service lab {scanner} -> {target}: TCP {ports(tcp)}; UDP {ports(udp)}",
+              flush=True)
+        measure(f"-sV tcp {len(tcp)} ports", tcp, ["-sV"])
+        measure(f"-sU -sV udp {len(udp)} ports", udp, ["-sU", "-sV"], repeat=REPEAT_UDP)
+        for label, t in (("http", http), ("https (TLS)", https), ("silent", silent)):
+            measure(f"-sV {label} :{t['port']} ({t['daemon']})", [t], ["-sV"])
+    finally:
+        service_lab_down(lab)
+    print()
+    print("| case | tool | median s | runs | ratio to nmap | accuracy (right / ports) |")
+    print("|---|---|---|---|---|---|")
+    for case, tool, m, runs, ratio, acc in table:
+        print(f"| {case} | {tool} | {m:.2f} | {runs} | {ratio:.2f} | {acc} |")
+    print(flush=True)
+
+
 GOALS = []
 HAVE_RUSTSCAN = sh("sh", "-c", f"command -v {RUSTSCAN}").returncode == 0
 GW_MAC = ""
@@ -482,10 +642,12 @@ GW_MAC = ""
 
 def main():
     global GW_MAC
-    GW_MAC = re.search(r"link/ether (\S+)", sh("ip", "-n", T, "link", "show", "vb1").stdout).group(1)
+    # The version case has its own lab (vigie-lab services), not bench/lab.sh's.
+    if not ONLY or ONLY - {"version"}:
+        GW_MAC = re.search(r"link/ether (\S+)", sh("ip", "-n", T, "link", "show", "vb1").stdout).group(1)
     cases = {"syn": case_syn_all, "sweep": case_sweep, "connect": case_connect,
              "sink": case_sink, "rate": case_rate, "loss": case_loss, "sparse": case_sparse,
-             "memory": case_memory}
+             "memory": case_memory, "version": case_version}
     for name, fn in cases.items():
         if ONLY and name not in ONLY:
             continue
@@ -496,6 +658,8 @@ def main():
     print("|---|---|---|---|---|---|")
     for r in ROWS:
         print(f"| {r['case']} | {r['tool']} | {r['median']:.3f} | {r['runs']} | {r['accuracy']} | {r['note']} |")
+    if not GOALS:
+        return
     print()
     print("| goal | measured | bar | met |")
     print("|---|---|---|---|")

@@ -2,8 +2,10 @@
 # One command: install the other scanners, build vigie, build the lab, run
 # every case REPEAT times (default 3), print medians, ratios, accuracy.
 #   sudo bench/run.sh            # everything
-#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory
+#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory version
 #   ONLY=sparse REPEAT=1 bench/run.sh  # one case, one run
+#   ONLY=version REPEAT_UDP=1 bench/run.sh  # -sV beside nmap -sV on `vigie-lab services`
+#                                           # (its daemons: the apt list in .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -19,9 +21,11 @@ if ! command -v rustscan >/dev/null && [ ! -x "$HOME/.cargo/bin/rustscan" ]; the
 fi
 export RUSTSCAN="${RUSTSCAN:-$(command -v rustscan || echo "$HOME/.cargo/bin/rustscan")}"
 cargo build --release -q --bin vigie
+cargo build --release -q -p vigie-lab
 dir="${CARGO_TARGET_DIR:-target}"
 export VIGIE="$(realpath "$dir")/release/vigie"
+export VIGIE_LAB="$(realpath "$dir")/release/vigie-lab"
 trap 'bench/lab.sh down; bench/lab.sh sparse-down' EXIT
 bench/lab.sh up
-echo "bench: $(date -u +%FT%TZ), $(nproc) cores, REPEAT=${REPEAT:-3}"
+echo "bench: $(date -u +%FT%TZ), $(nproc) cores, REPEAT=${REPEAT:-3}, head $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 python3 bench/bench.py

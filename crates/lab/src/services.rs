@@ -247,6 +247,25 @@ fn kill_in_ns(ns: &str, pid: u32, signal: &str) {
     }
 }
 
+/// Kill every process in the namespace `ns` (each checked to be in it),
+/// wait up to 5 s for them to go, then delete the namespace: a service lab
+/// left behind by a process killed with SIGKILL, whose daemons still run.
+/// Returns whether the namespace existed.
+pub fn kill_namespace(ns: &str) -> anyhow::Result<bool> {
+    if !Path::new("/run/netns").join(ns).exists() {
+        return Ok(false);
+    }
+    for pid in netns_pids(ns) {
+        kill_in_ns(ns, pid, "-KILL");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !netns_pids(ns).is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    crate::run(Command::new("ip").args(["netns", "del", ns]))?;
+    Ok(true)
+}
+
 /// Kill what a crashed run left: every process in a stale target namespace
 /// (its creator is gone), and stale lab directories. The namespaces
 /// themselves go with `Lab::new`'s own stale sweep.
@@ -292,10 +311,32 @@ impl ServiceLab {
     pub fn new() -> anyhow::Result<ServiceLab> {
         crate::require_root()?;
         remove_stale();
-        let lab = Lab::new(&Layout {
+        ServiceLab::start(Lab::new(&ServiceLab::layout())?)
+    }
+
+    /// The same lab in namespaces with the given names (`vigie-lab
+    /// services` uses fixed ones). Fails if either namespace exists
+    /// already; [`kill_namespace`] then removes one left behind.
+    pub fn with_names(scanner_ns: &str, target_ns: &str) -> anyhow::Result<ServiceLab> {
+        crate::require_root()?;
+        remove_stale();
+        ServiceLab::start(Lab::with_names(
+            &ServiceLab::layout(),
+            scanner_ns,
+            target_ns,
+        )?)
+    }
+
+    /// The base lab under the daemons: the closing port's listener, every
+    /// other port closed.
+    fn layout() -> Layout {
+        Layout {
             open: vec![CLOSING_PORT],
             ..Layout::default()
-        })?;
+        }
+    }
+
+    fn start(lab: Lab) -> anyhow::Result<ServiceLab> {
         let n = SVC_COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("vigie-svc-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,20 +1,35 @@
-//! `vigie-lab up` / `vigie-lab down`: the standard lab by hand, with fixed
-//! namespace names, for trying vigie (or nmap) against a known target.
+//! `vigie-lab up` / `vigie-lab services` / `vigie-lab down`: the standard
+//! lab or the service lab (real daemons, `vigie_lab::services`) by hand,
+//! with fixed namespace names, for trying vigie (or nmap) against a known
+//! target; `services --json FILE` also writes its ground truth for a script
+//! (bench/bench.py's `version` case).
 #![forbid(unsafe_code)]
 
-use std::process::{Command, ExitCode, Stdio};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::mpsc;
 
 use anyhow::Context;
+use vigie_lab::services::{Check, ServiceLab, Truth};
 use vigie_lab::{Lab, LabTechnique, Layout};
 
 const SCANNER_NS: &str = "vigie-scanner";
 const TARGET_NS: &str = "vigie-target";
+// The service lab's own pair: it can be up beside the standard lab.
+const SVC_SCANNER_NS: &str = "vigie-svc-scanner";
+const SVC_TARGET_NS: &str = "vigie-svc-target";
 
 const USAGE: &str =
     "usage: vigie-lab up     build the standard lab (namespaces vigie-scanner, vigie-target)
                  and keep it running until Ctrl-C
-       vigie-lab down   remove a lab left behind (e.g. after kill -9)";
+       vigie-lab services [--json FILE]
+                 start the service lab (real daemons; namespaces vigie-svc-scanner,
+                 vigie-svc-target), print its ground truth, keep it until Ctrl-C or
+                 SIGTERM; --json writes namespaces, addresses and truth to FILE
+                 once every daemon answers (written whole: a script may poll for it)
+       vigie-lab down   remove a lab left behind (e.g. after kill -9): both pairs, and
+                 every process still in them";
 
 fn main() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +40,8 @@ fn main() -> anyhow::Result<ExitCode> {
         .as_slice()
     {
         ["up"] => up().map(|()| ExitCode::SUCCESS),
+        ["services"] => services(None).map(|()| ExitCode::SUCCESS),
+        ["services", "--json", file] => services(Some(Path::new(file))).map(|()| ExitCode::SUCCESS),
         ["down"] => down().map(|()| ExitCode::SUCCESS),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -37,13 +54,19 @@ fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn up() -> anyhow::Result<()> {
-    vigie_lab::require_root()?;
+/// A channel that receives on Ctrl-C, SIGTERM or SIGHUP.
+fn on_signal() -> anyhow::Result<mpsc::Receiver<()>> {
     let (tx, rx) = mpsc::channel::<()>();
     ctrlc::set_handler(move || {
         let _ = tx.send(());
     })
     .context("install Ctrl-C handler")?;
+    Ok(rx)
+}
+
+fn up() -> anyhow::Result<()> {
+    vigie_lab::require_root()?;
+    let rx = on_signal()?;
     let layout = Layout::standard();
     let lab = Lab::with_names(&layout, SCANNER_NS, TARGET_NS)
         .context("vigie-lab up failed (a lab left behind? run: vigie-lab down)")?;
@@ -107,24 +130,163 @@ fn expected(l: &Layout, t: LabTechnique, state: &str) -> Vec<u16> {
         .collect()
 }
 
+fn services(json: Option<&Path>) -> anyhow::Result<()> {
+    vigie_lab::require_root()?;
+    // Installed before the daemons start: a signal during the start is
+    // kept and tears the lab down as soon as it is up.
+    let rx = on_signal()?;
+    let lab = ServiceLab::with_names(SVC_SCANNER_NS, SVC_TARGET_NS)
+        .context("vigie-lab services failed (a lab left behind? run: vigie-lab down)")?;
+    if let Some(path) = json {
+        // Written next to FILE, then renamed: whoever polls sees it whole.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, services_json(&lab))
+            .with_context(|| format!("write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    }
+    print_services(&lab);
+    let _ = rx.recv();
+    eprintln!("\ntearing down {SVC_SCANNER_NS} / {SVC_TARGET_NS}");
+    drop(lab);
+    if let Some(path) = json {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// `banner`, `request`, `tls`, `udp`, `silent` or `closes`: how the port
+/// shows it is alive.
+fn check_kind(c: Check) -> &'static str {
+    match c {
+        Check::Banner(_) => "banner",
+        Check::Request(..) => "request",
+        Check::Tls(..) => "tls",
+        Check::Udp(_) => "udp",
+        Check::Silent => "silent",
+        Check::Closes => "closes",
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_opt(s: Option<&str>) -> String {
+    s.map_or_else(|| "null".to_owned(), json_str)
+}
+
+fn truth_json(t: &Truth) -> String {
+    format!(
+        "{{\"proto\":{},\"port\":{},\"daemon\":{},\"name\":{},\"product\":{},\"version\":{},\"tunnel\":{},\"tls\":{},\"silent\":{},\"closing\":{},\"check\":{},\"package\":{},\"installed\":{}}}",
+        json_str(t.proto.as_str()),
+        t.port,
+        json_str(t.daemon),
+        json_opt(t.name),
+        json_opt(t.product),
+        json_opt(t.version.as_deref()),
+        json_opt(t.tunnel),
+        t.tunnel == Some("ssl"),
+        t.check == Check::Silent,
+        t.check == Check::Closes,
+        json_str(check_kind(t.check)),
+        json_str(&t.package),
+        json_str(&t.installed),
+    )
+}
+
+/// One JSON object: namespaces, addresses, the lab's directory and the
+/// ground truth, one entry per (proto, port).
+fn services_json(lab: &ServiceLab) -> String {
+    let l = lab.lab();
+    let ports: Vec<String> = lab.truth().iter().map(truth_json).collect();
+    format!(
+        "{{\"scanner_ns\":{},\"target_ns\":{},\"scanner_v4\":\"{}\",\"target_v4\":\"{}\",\"scanner_v6\":\"{}\",\"target_v6\":\"{}\",\"dir\":{},\"ports\":[\n{}\n]}}\n",
+        json_str(l.scanner_ns()),
+        json_str(l.target_ns()),
+        l.scanner_v4(),
+        l.target_v4(),
+        l.scanner_v6(),
+        l.target_v6(),
+        json_str(&lab.dir().display().to_string()),
+        ports.join(",\n"),
+    )
+}
+
+fn print_services(lab: &ServiceLab) {
+    let l = lab.lab();
+    println!("vigie service lab is up.");
+    println!(
+        "scanner {} {} {}",
+        l.scanner_ns(),
+        l.scanner_v4(),
+        l.scanner_v6()
+    );
+    println!(
+        "target {} {} {}",
+        l.target_ns(),
+        l.target_v4(),
+        l.target_v6()
+    );
+    println!("# port proto daemon name product version tunnel check (\"-\": none)");
+    let dash = |s: Option<&str>| s.unwrap_or("-").replace(' ', "_");
+    for t in lab.truth() {
+        println!(
+            "port {} {} {} {} {} {} {} {}",
+            t.port,
+            t.proto.as_str(),
+            t.daemon,
+            dash(t.name),
+            dash(t.product),
+            dash(t.version.as_deref()),
+            dash(t.tunnel),
+            check_kind(t.check),
+        );
+    }
+    let tcp = lab.ports(vigie_lab::services::Proto::Tcp);
+    let udp = lab.ports(vigie_lab::services::Proto::Udp);
+    let list = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    println!("Run a scan from the scanner side, e.g.:");
+    println!(
+        "  ip netns exec {SVC_SCANNER_NS} vigie -sT -sV -Pn -n -p {} {}",
+        list(&tcp),
+        l.target_v4()
+    );
+    println!(
+        "  ip netns exec {SVC_SCANNER_NS} nmap -sU -sV -Pn -n -p {} {}",
+        list(&udp),
+        l.target_v4()
+    );
+    println!("Ctrl-C (or SIGTERM) tears the lab down.");
+}
+
 fn down() -> anyhow::Result<()> {
     vigie_lab::require_root()?;
     let mut removed = 0;
-    for ns in [SCANNER_NS, TARGET_NS] {
-        if !std::path::Path::new("/run/netns").join(ns).exists() {
-            continue;
+    // Target namespaces first: the processes in them go with them (the
+    // service lab's daemons outlive a killed vigie-lab).
+    for ns in [TARGET_NS, SCANNER_NS, SVC_TARGET_NS, SVC_SCANNER_NS] {
+        if vigie_lab::services::kill_namespace(ns)? {
+            println!("removed namespace {ns}");
+            removed += 1;
         }
-        let status = Command::new("ip")
-            .args(["netns", "del", ns])
-            .stdin(Stdio::null())
-            .status()
-            .context("run ip netns del")?;
-        anyhow::ensure!(status.success(), "ip netns del {ns} failed ({status})");
-        println!("removed namespace {ns}");
-        removed += 1;
     }
     if removed == 0 {
-        println!("no lab namespaces ({SCANNER_NS}, {TARGET_NS}) to remove");
+        println!(
+            "no lab namespaces ({SCANNER_NS}, {TARGET_NS}, {SVC_SCANNER_NS}, {SVC_TARGET_NS}) to remove"
+        );
     }
     Ok(())
 }

@@ -621,10 +621,15 @@ def case_version():
         ports = lambda ts: ",".join(str(t["port"]) for t in ts)
         print(f"  service lab {scanner} -> {target}: TCP {ports(tcp)}; UDP {ports(udp)}",
               flush=True)
-        measure(f"-sV tcp {len(tcp)} ports", tcp, ["-sV"])
-        measure(f"-sU -sV udp {len(udp)} ports", udp, ["-sU", "-sV"], repeat=REPEAT_UDP)
-        for label, t in (("http", http), ("https (TLS)", https), ("silent", silent)):
-            measure(f"-sV {label} :{t['port']} ({t['daemon']})", [t], ["-sV"])
+        # VERSION_PARTS=tcp,udp,single (default all) picks what to time.
+        parts = set((os.environ.get("VERSION_PARTS") or "tcp,udp,single").split(","))
+        if "tcp" in parts:
+            measure(f"-sV tcp {len(tcp)} ports", tcp, ["-sV"])
+        if "udp" in parts:
+            measure(f"-sU -sV udp {len(udp)} ports", udp, ["-sU", "-sV"], repeat=REPEAT_UDP)
+        if "single" in parts:
+            for label, t in (("http", http), ("https (TLS)", https), ("silent", silent)):
+                measure(f"-sV {label} :{t['port']} ({t['daemon']})", [t], ["-sV"])
     finally:
         service_lab_down(lab)
     print()

@@ -1386,12 +1386,18 @@ impl ServiceLab {
         let d = self.d();
         mkdir(&self.path("ngircd"), 0o755)?;
         write(&self.path("ngircd/motd"), "vigie lab\n")?;
+        // No per-address connection limit: ngircd's default (5) refuses one
+        // of -sV's parallel connections now and then (its "too many
+        // connections" line then answers that probe), a known limit of
+        // probing in parallel (docs/usage.md) that would make the
+        // differential with nmap's serial probes flaky.
         write(
             &self.path("ngircd/ngircd.conf"),
             &format!(
                 "[Global]\nName = irc.lab.vigie.test\nInfo = vigie lab\nPorts = 6667\n\
                  Listen = 0.0.0.0\nPidFile = {d}/ngircd/ngircd.pid\n\
                  MotdFile = {d}/ngircd/motd\nServerUID = irc\nServerGID = irc\n\
+                 [Limits]\nMaxConnectionsIP = 0\n\
                  [Options]\nDNS = no\nIdent = no\nPAM = no\n"
             ),
         )?;

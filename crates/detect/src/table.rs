@@ -143,7 +143,10 @@ impl Entity {
         let suspicious = self.targets.iter().filter(|t| t.state.suspicious()).count() as u64;
         let overflow: u64 = self.kinds.iter().map(|k| u64::from(k.overflow)).sum();
         let alerted = self.kinds.iter().filter(|k| k.alerted).count() as u64;
-        suspicious + overflow + 8 * alerted + self.handshakes.min(4)
+        // A known tool's fingerprint is worth a target: a scanner's first
+        // probe outranks a flood's anonymous ones.
+        let tool = u64::from(self.fp.tool().is_some());
+        suspicious + overflow + 8 * alerted + self.handshakes.min(4) + tool
     }
 
     fn heap(&self) -> usize {

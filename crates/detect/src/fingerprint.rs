@@ -10,12 +10,24 @@
 //! | masscan | ≥ 200 (sent as 255) | 1024 | none or MSS 1460 | `dst_ip ^ dst_port ^ seq` (low 16 bits) | — |
 //! | zmap ≤ 4.0 | ≥ 200 (sent as 255) | 65535 | MSS 1460 | 54321 | never |
 //! | zmap ≥ 4.1 | 34–64 (sent as 64) | 65535 | MSS, SACK-permitted, window scale; no timestamps | from its validation bytes | — |
+//! | nmap over IPv6 (7.93, seen in the lab) | ≥ 200 (sent as 255), flow label 0 | 1024 | as over IPv4 | — | — |
+//! | vigie (its own raw probes) | 34–64, constant (sent as 64) | 1024 | MSS 1460 only on SYN probes; none on others | counting up by one per probe | never |
+//!
+//! Across a source's probes: nmap sends every probe of a scan phase from
+//! one source port with one sequence number (IPv4 and IPv6); masscan's
+//! sequence number is a cookie of each target and port; vigie's source port
+//! and sequence number change with every probe (its cookies).
 //!
 //! Per packet, [`tool_of`] gives the tool whose every column matches.
-//! Per source, [`FpStats`] keeps votes and the TTL range; a tool is claimed
-//! when it has a strict majority of the source's fingerprinted probes, and
-//! for nmap's UDP and ICMP probes (which have no window or options to go
-//! on) only when the TTL also varied between packets.
+//! Per source, [`FpStats`] keeps votes, the TTL range and whether the
+//! source port and sequence number stayed put; a tool is claimed when it has
+//! a strict majority of the source's fingerprinted probes, and for nmap's
+//! UDP and ICMP probes (which have no window or options to go on) only when
+//! the TTL also varied between packets (over IPv4) or the source port
+//! stayed put at a hop limit of 255 (over IPv6). Over IPv6 a hop limit of
+//! 255 with window 1024 is nmap's or masscan's: one sequence number for
+//! every probe says nmap. A source whose probes carry window 1024, one TTL
+//! of 64 or less, and a new source port each is vigie.
 //!
 //! No tool is claimed for probes an OS stack sends (connect scans, RustScan,
 //! which use the system's `connect`), for ARP or for neighbour
@@ -30,9 +42,11 @@ pub(crate) fn tool_of(p: &Pkt) -> Option<Tool> {
     match &p.body {
         Body::Tcp(t) => tcp_tool(p, t),
         Body::Udp { .. } | Body::IcmpQuery { .. } => {
-            // nmap's UDP and ICMP probes: random TTL 37-59, no DF. Only
-            // the per-source TTL spread makes this a claim (see FpStats).
-            (nmap_ttl(p.ttl) && !p.df).then_some(Tool::Nmap)
+            // nmap's UDP and ICMP probes: random TTL 37-59, no DF (over
+            // IPv6 a hop limit of 255). Only the per-source TTL spread (or
+            // source port) makes this a claim (see FpStats).
+            let v6_nmap = p.ip_id.is_none() && p.ttl >= 200;
+            ((nmap_ttl(p.ttl) || v6_nmap) && !p.df).then_some(Tool::Nmap)
         }
         _ => None,
     }
@@ -70,7 +84,10 @@ fn tcp_tool(p: &Pkt, t: &Tcp) -> Option<Tool> {
     }
     let nmap_window = matches!(t.window, 1024 | 2048 | 3072 | 4096);
     let nmap_opts = t.opts.is_empty() || (syn && t.opts.mss_only() == Some(1460));
-    if nmap_window && nmap_opts && p.ttl <= 64 && !p.df {
+    // Over IPv6 nmap sends at hop limit 255 (its SYNs there look like
+    // masscan's, told apart per source).
+    let nmap_hops = p.ttl <= 64 || (p.ip_id.is_none() && p.ttl >= 200);
+    if nmap_window && nmap_opts && nmap_hops && !p.df {
         return Some(Tool::Nmap);
     }
     None
@@ -87,7 +104,7 @@ pub(crate) fn crafted_syn(p: &Pkt, t: &Tcp) -> bool {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FpStats {
     pub n: u16,
-    pub votes: [u16; 3],
+    pub votes: [u16; 4],
     pub ttl_min: u8,
     pub ttl_max: u8,
     /// The first two distinct TCP windows seen.
@@ -96,6 +113,17 @@ pub(crate) struct FpStats {
     pub syn_opts: Option<crate::parse::Opts>,
     pub df_seen: bool,
     pub tcp_seen: bool,
+    /// The first probe's source port and TCP sequence number, and how many
+    /// later probes had another.
+    pub sport0: Option<u16>,
+    pub sport_changes: u16,
+    pub seq0: Option<u32>,
+    pub seq_changes: u16,
+    /// IPv4 identification of the last probe, and how many probes had the
+    /// one before plus one.
+    pub id_prev: Option<u16>,
+    pub id_steps: u16,
+    pub v4_seen: bool,
 }
 
 fn slot(t: Tool) -> usize {
@@ -103,11 +131,21 @@ fn slot(t: Tool) -> usize {
         Tool::Nmap => 0,
         Tool::Masscan => 1,
         Tool::Zmap => 2,
+        // Never voted for per packet: decided across probes.
+        Tool::Vigie => 3,
     }
 }
 
 impl FpStats {
     pub fn add(&mut self, p: &Pkt) {
+        // Only IP probes carry a fingerprint (an ARP or ND request of the
+        // same source says nothing of the tool, and has no TTL).
+        if !matches!(
+            p.body,
+            Body::Tcp(_) | Body::Udp { .. } | Body::IcmpQuery { .. }
+        ) {
+            return;
+        }
         if self.n == 0 {
             self.ttl_min = p.ttl;
             self.ttl_max = p.ttl;
@@ -116,6 +154,32 @@ impl FpStats {
         self.ttl_min = self.ttl_min.min(p.ttl);
         self.ttl_max = self.ttl_max.max(p.ttl);
         self.df_seen |= p.df;
+        self.v4_seen |= p.ip_id.is_some();
+        if let Some(id) = p.ip_id {
+            if self.id_prev.is_some_and(|prev| prev.wrapping_add(1) == id) {
+                self.id_steps = self.id_steps.saturating_add(1);
+            }
+            self.id_prev = Some(id);
+        }
+        let sport = match &p.body {
+            Body::Tcp(t) => Some(t.sport),
+            Body::Udp { sport, .. } => Some(*sport),
+            _ => None,
+        };
+        if let Some(sp) = sport {
+            match self.sport0 {
+                None => self.sport0 = Some(sp),
+                Some(s0) if s0 != sp => self.sport_changes = self.sport_changes.saturating_add(1),
+                Some(_) => {}
+            }
+        }
+        if let Body::Tcp(t) = &p.body {
+            match self.seq0 {
+                None => self.seq0 = Some(t.seq),
+                Some(s0) if s0 != t.seq => self.seq_changes = self.seq_changes.saturating_add(1),
+                Some(_) => {}
+            }
+        }
         if let Some(t) = tool_of(p) {
             let v = &mut self.votes[slot(t)];
             *v = v.saturating_add(1);
@@ -137,6 +201,9 @@ impl FpStats {
 
     /// The tool this source's probes point to, if any.
     pub fn tool(&self) -> Option<Tool> {
+        if self.is_vigie() {
+            return Some(Tool::Vigie);
+        }
         let (best, votes) = [Tool::Nmap, Tool::Masscan, Tool::Zmap]
             .into_iter()
             .map(|t| (t, self.votes[slot(t)]))
@@ -144,10 +211,44 @@ impl FpStats {
         if votes == 0 || u32::from(votes) * 2 <= u32::from(self.n) {
             return None;
         }
+        let n = u32::from(self.n);
+        // Over IPv6, one sequence number (and source port) for every probe
+        // is nmap's, a cookie per target and port masscan's.
+        if best == Tool::Masscan && !self.v4_seen && self.n >= 2 {
+            return Some(if self.seq_changes == 0 && self.sport_changes == 0 {
+                Tool::Nmap
+            } else {
+                Tool::Masscan
+            });
+        }
         if best == Tool::Nmap && !self.tcp_seen && self.n >= 2 && self.ttl_min == self.ttl_max {
+            // UDP or ICMP only, at one TTL: nmap over IPv6 (hop limit 255,
+            // one source port), else not a claim.
+            let v6_nmap = !self.v4_seen && self.ttl_min >= 200 && self.sport_changes == 0;
+            return v6_nmap.then_some(Tool::Nmap);
+        }
+        // nmap's raw TCP probes: one source port per phase (a new one now
+        // and then, never one per probe).
+        if best == Tool::Nmap && self.tcp_seen && n >= 3 && u32::from(self.sport_changes) * 2 >= n {
             return None;
         }
         Some(best)
+    }
+
+    /// vigie's raw probes: window 1024 only, one TTL of 64 or less, no DF,
+    /// SYN options MSS 1460 alone, a new source port for most probes and
+    /// (IPv4) the identification counting up.
+    fn is_vigie(&self) -> bool {
+        let n = u32::from(self.n);
+        n >= 3
+            && self.tcp_seen
+            && self.windows == [Some(1024), None]
+            && self.ttl_min == self.ttl_max
+            && (34..=64).contains(&self.ttl_min)
+            && !self.df_seen
+            && self.syn_opts.is_none_or(|o| o.mss_only() == Some(1460))
+            && u32::from(self.sport_changes) * 2 >= n
+            && (!self.v4_seen || u32::from(self.id_steps) * 2 >= n)
     }
 
     /// "TTL 37-59 random, window 1024, MSS 1460 only".

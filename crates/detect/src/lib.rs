@@ -241,6 +241,8 @@ pub enum Tool {
     Nmap,
     Masscan,
     Zmap,
+    /// vigie's own raw probes.
+    Vigie,
 }
 
 impl Tool {
@@ -249,6 +251,7 @@ impl Tool {
             Tool::Nmap => "nmap",
             Tool::Masscan => "masscan",
             Tool::Zmap => "zmap",
+            Tool::Vigie => "vigie",
         }
     }
 }

@@ -248,6 +248,18 @@ fn usage_doc_names_every_flag() {
             );
         }
     }
+    for f in args::WATCH
+        .iter()
+        .filter(|f| f.show != args::flags::Show::Hidden)
+    {
+        for s in f.spell {
+            assert!(
+                named(s.text()),
+                "docs/usage.md does not name watch's {}",
+                s.text()
+            );
+        }
+    }
 }
 
 /// Exit 2, nothing on stdout, one stderr line equal to `want`.

@@ -1579,6 +1579,168 @@ pub fn parse_merge(args: &[String]) -> Result<MergeOptions, ArgError> {
     Ok(o)
 }
 
+// ---- vigie watch ----
+
+/// `vigie watch`'s options.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// `-i IFACE`, repeatable (none: every interface).
+    pub interfaces: Vec<String>,
+    /// `-oJ FILE`: one JSON object per alert (`-`: stdout).
+    pub json: Option<String>,
+    /// `--syslog`: each alert to the system log too.
+    pub syslog: bool,
+    /// `--block`: the opt-in response (nftables).
+    pub block: bool,
+    /// `--allow LIST`: addresses and networks never blocked.
+    pub allow: Vec<String>,
+    /// `--block-for TIME` (default 10 min).
+    pub block_for: Option<Duration>,
+    pub help: bool,
+    /// The bytes of each frame kept (a test knob, hidden).
+    pub snap: Option<u32>,
+}
+
+/// `vigie watch`'s sections.
+pub const WATCH_SECTIONS: &[Section] = &[
+    Section {
+        title: "WHAT TO WATCH",
+        intro: "Frames are read before the firewall (scans of dropped ports are seen),\n\
+                IPv4, IPv6 and ARP, received and sent, until Ctrl-C or SIGTERM.",
+        outro: "",
+    },
+    Section {
+        title: "ALERTS",
+        intro: "One line per alert on stdout (source, kind, tool, ports, probes seen).",
+        outro: "",
+    },
+    Section {
+        title: "RESPONSE (OPT-IN)",
+        intro: "",
+        outro: "Only sources that completed a TCP handshake are blocked: never on raw\n\
+                probes alone (their source may be forged), never a decoy group, this\n\
+                host's addresses, its gateways, loopback, link-local or multicast.",
+    },
+];
+
+/// `vigie watch`'s flags.
+pub const WATCH: &[Flag<WatchOptions>] = &[
+    Flag::valued(
+        &[Dash("-i")],
+        "iface",
+        Complete::Any,
+        0,
+        "watch this interface (repeatable; default: every one)",
+        |o, v| {
+            o.interfaces.push(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oJ")],
+        "file",
+        Complete::File,
+        1,
+        "also one JSON object per alert, flushed at once (- for\n\
+         stdout): Suricata EVE and ECS friendly fields",
+        |o, v| {
+            o.json = Some(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Long("--syslog")],
+        1,
+        "also send each alert to the system log (daemon.warning)",
+        |o, _| yes(&mut o.syslog),
+    ),
+    Flag::switch(
+        &[Long("--block")],
+        2,
+        "block scanners with nftables: a table inet vigie of its own,\n\
+         removed on exit",
+        |o, _| yes(&mut o.block),
+    ),
+    Flag::valued(
+        &[Long("--allow")],
+        "list",
+        Complete::Any,
+        2,
+        "addresses or networks never blocked (198.18.0.0/24,fd00::1)",
+        |o, v| {
+            o.allow
+                .extend(v.split(',').filter(|w| !w.is_empty()).map(str::to_string));
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--block-for")],
+        "time",
+        Complete::Any,
+        2,
+        "how long a block lasts (default 10m)",
+        |o, v| {
+            o.block_for = Some(positive_time(v)?);
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Word("-h"), Long("--help")],
+        0,
+        "print this help",
+        |o, _| yes(&mut o.help),
+    ),
+    Flag::valued(
+        &[Long("--snap")],
+        "bytes",
+        Complete::Any,
+        0,
+        "",
+        |o: &mut WatchOptions, v| {
+            o.snap = Some(match v.parse::<u32>() {
+                Ok(n) if (64..=65535).contains(&n) => n,
+                _ => return Err("expected 64 to 65535".into()),
+            });
+            Ok(())
+        },
+    )
+    .hidden(),
+];
+
+/// `vigie watch`'s table.
+pub const WATCH_TABLE: Table<WatchOptions> = Table {
+    flags: WATCH,
+    sections: WATCH_SECTIONS,
+    command: "vigie watch",
+};
+
+/// `vigie watch --help`.
+pub fn watch_help() -> String {
+    render(
+        &WATCH_TABLE,
+        "vigie watch: tell who scans this host, how and with what\n\
+         Usage: vigie watch [-i <iface>]... [-oJ <file>] [--syslog] [--block [--allow <list>]\n\
+         \x20      [--block-for <time>]]\n",
+        "",
+    )
+}
+
+/// Parses `vigie watch`'s arguments (after the word `watch`).
+pub fn parse_watch(args: &[String]) -> Result<WatchOptions, ArgError> {
+    let mut o = WatchOptions::default();
+    let mut stray = Vec::new();
+    WATCH_TABLE.parse(args, &mut o, &mut |_, w| stray.push(w.to_string()))?;
+    if let Some(w) = stray.first() {
+        return Err(ArgError(format!(
+            "vigie watch takes no targets or other words (got '{w}')"
+        )));
+    }
+    if !o.block && (!o.allow.is_empty() || o.block_for.is_some()) {
+        return Err(ArgError("--allow and --block-for need --block".into()));
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 #[path = "args_tests.rs"]
 mod tests;

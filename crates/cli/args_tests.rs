@@ -963,3 +963,35 @@ fn version_detection_flags() {
         "invalid value '10' for '--version-intensity': expected 0 to 9"
     );
 }
+
+#[test]
+fn watch_flags() {
+    let w = |a: &[&str]| parse_watch(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let o = w(&["-i", "v1", "-i", "v2", "-oJ", "a.jsonl", "--syslog"]).unwrap();
+    assert_eq!(o.interfaces, ["v1", "v2"]);
+    assert_eq!(o.json.as_deref(), Some("a.jsonl"));
+    assert!(o.syslog && !o.block);
+    let o = w(&[
+        "--block",
+        "--allow",
+        "198.18.0.0/24,fd00::1",
+        "--block-for",
+        "30m",
+    ])
+    .unwrap();
+    assert!(o.block);
+    assert_eq!(o.allow, ["198.18.0.0/24", "fd00::1"]);
+    assert_eq!(o.block_for, Some(Duration::from_secs(1800)));
+    assert_eq!(
+        w(&["--allow", "198.18.0.1"]).unwrap_err().0,
+        "--allow and --block-for need --block"
+    );
+    assert_eq!(
+        w(&["198.18.0.2"]).unwrap_err().0,
+        "vigie watch takes no targets or other words (got '198.18.0.2')"
+    );
+    assert!(w(&["--bogus"]).is_err());
+    assert!(w(&["--block", "--block-for", "0"]).is_err());
+    assert!(w(&["-h"]).unwrap().help);
+    assert!(watch_help().contains("--block-for"));
+}

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::args::flags::{first_line, Complete, Flag, Section, Show, Spell, Table};
-use crate::args::{Generate, MERGE_TABLE, TABLE};
+use crate::args::{Generate, MERGE_TABLE, TABLE, WATCH_TABLE};
 
 /// The text `--generate` prints.
 pub fn generate(what: Generate) -> String {
@@ -161,6 +161,14 @@ fn man() -> String {
          report, written by the same writers as a scan."
     );
     man_sections(&mut m, &MERGE_TABLE, MERGE_TABLE.sections);
+    let _ = writeln!(
+        m,
+        ".SH \"VIGIE WATCH\"\n\
+         Tells who scans this host, how and with what: every frame is read before the\n\
+         firewall, in both directions, until SIGINT or SIGTERM; each alert is written at\n\
+         once (see docs/watch.md)."
+    );
+    man_sections(&mut m, &WATCH_TABLE, WATCH_TABLE.sections);
     let _ = writeln!(
         m,
         ".SH \"EXIT STATUS\"\n\

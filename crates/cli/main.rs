@@ -4,8 +4,10 @@ mod args;
 mod generate;
 mod merge;
 mod progress;
+mod respond;
 mod resume;
 mod stream;
+mod watch;
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -70,6 +72,10 @@ fn run() -> Result<ExitCode, Fail> {
     let words = args::utf8_args(std::env::args_os().collect()).map_err(|e| usage(e.0))?;
     if words.get(1).is_some_and(|a| a == "merge") {
         merge::run(&words[2..])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if words.get(1).is_some_and(|a| a == "watch") {
+        watch::run(&words[2..])?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut resumed = None;

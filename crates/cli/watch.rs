@@ -170,6 +170,9 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut frames = 0u64;
     // When each source was blocked: again once its block has run out.
     let mut blocked: HashMap<IpAddr, Instant> = HashMap::new();
+    // Alerted sources (when, and whether in a group) the response may act
+    // on once they complete a handshake.
+    let mut alerted: HashMap<IpAddr, (Instant, bool)> = HashMap::new();
     let slice = Duration::from_millis(100 / rx.len().max(1) as u64);
     while !stop.requested() {
         for tap in &mut rx {
@@ -192,22 +195,34 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             .map_err(|e| Fail::Runtime(format!("reading frames: {e}")))?;
             while let Some(a) = det.poll_alert() {
                 out.alert(&a)?;
-                if let Some(n) = &mut nft {
+                if nft.is_some() {
+                    // Decided below, now and while the source keeps on: a
+                    // connect scan may be alerted on before its first
+                    // handshake completes.
+                    if alerted.len() < 65_536 {
+                        alerted.insert(a.src, (Instant::now(), !a.group.is_empty()));
+                    }
+                }
+            }
+            if let Some(n) = &mut nft {
+                alerted.retain(|_, (at, _)| at.elapsed() < block_for);
+                for (&src, &(_, grouped)) in &alerted {
                     let ask = Ask {
-                        src: a.src,
-                        handshakes: a.handshakes,
-                        grouped: !a.group.is_empty(),
+                        src,
+                        handshakes: det.handshakes(&src),
+                        grouped,
                     };
-                    let fresh = blocked.get(&a.src).is_none_or(|t| t.elapsed() >= block_for);
-                    if policy.refuse(&ask).is_none() && fresh {
-                        match n.block(a.src) {
-                            Ok(true) => {
-                                blocked.insert(a.src, Instant::now());
-                                eprintln!("vigie watch: blocked {}", a.src);
-                            }
-                            Ok(false) => {}
-                            Err(e) => eprintln!("vigie watch: cannot block {}: {e}", a.src),
+                    let fresh = blocked.get(&src).is_none_or(|t| t.elapsed() >= block_for);
+                    if !fresh || policy.refuse(&ask).is_some() {
+                        continue;
+                    }
+                    match n.block(src) {
+                        Ok(true) => {
+                            blocked.insert(src, Instant::now());
+                            eprintln!("vigie watch: blocked {src}");
                         }
+                        Ok(false) => {}
+                        Err(e) => eprintln!("vigie watch: cannot block {src}: {e}"),
                     }
                 }
             }

@@ -30,6 +30,9 @@ const TARGET_V6: &str = "fd00:18::2";
 struct Watch {
     child: Child,
     json: PathBuf,
+    /// What it wrote on stderr after its first line.
+    log: std::sync::Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watch {
@@ -54,11 +57,21 @@ impl Watch {
         let mut err = BufReader::new(child.stderr.take().expect("stderr"));
         err.read_line(&mut line).expect("read the watcher's stderr");
         assert!(line.contains("watching"), "vigie watch: {line}");
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            while err.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
+        let log = std::sync::Arc::new(Mutex::new(String::new()));
+        let to = std::sync::Arc::clone(&log);
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while err.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                to.lock().unwrap_or_else(|e| e.into_inner()).push_str(&line);
+                line.clear();
+            }
         });
-        Watch { child, json }
+        Watch {
+            child,
+            json,
+            log,
+            reader: Some(reader),
+        }
     }
 
     /// The alerts so far.
@@ -84,12 +97,26 @@ impl Watch {
         }
     }
 
+    /// The watcher's peak resident memory (VmHWM), in KiB.
+    fn peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status of vigie watch");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("VmHWM")
+    }
+
     /// SIGTERM, then the alerts.
     fn stop(mut self) -> Vec<Value> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let status = self.child.wait().expect("wait for vigie watch");
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
         assert!(status.success(), "vigie watch exited {status}");
         let a = self.alerts();
         let _ = std::fs::remove_file(&self.json);
@@ -497,4 +524,70 @@ fn block_only_real_and_unallowed_sources() {
     );
     w.stop();
     assert!(!nft(&lab).contains("vigie"), "table left behind");
+}
+
+/// A random-source SYN flood (hping3 --rand-source, tens of thousands of
+/// sources) while a real scan runs: the watcher's peak memory stays under
+/// 64 MB and the scan is still reported; the flood's sources raise no alert.
+#[test]
+fn flood_holds_memory_and_the_scan_is_still_reported() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = SweepLab::new().unwrap_or_else(|e| panic!("{e:#}"));
+    let w = Watch::start(&lab, &[]);
+    let mut flood = lab
+        .scanner_cmd("hping3")
+        .args([
+            "-q",
+            "-S",
+            "--flood",
+            "--rand-source",
+            "-p",
+            "80",
+            TARGET_V4,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hping3");
+    std::thread::sleep(Duration::from_secs(3));
+    scan(
+        &lab,
+        "nmap",
+        &["-sS", "-p", "1-200", "-n", "-Pn", "-T4", TARGET_V4],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill")
+        .args(["-INT", &flood.id().to_string()])
+        .status();
+    let _ = flood.wait();
+    let peak = w.peak_kib();
+    let log = std::sync::Arc::clone(&w.log);
+    let alerts = w.stop();
+    let log = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // "stopped after 5.1 s: 812345 frames, ..."
+    let frames: u64 = log
+        .split_whitespace()
+        .zip(log.split_whitespace().skip(1))
+        .find_map(|(n, w)| (w == "frames,").then(|| n.parse().ok()).flatten())
+        .unwrap_or_else(|| panic!("no frame count in {log}"));
+    assert!(frames > 20_000, "the flood was only {frames} frames: {log}");
+    eprintln!(
+        "flood: {frames} frames; vigie watch peak RSS {:.1} MB; alerts {:?}",
+        peak as f64 / 1024.0,
+        alerts
+            .iter()
+            .map(|a| format!("{} {}", a["src"], a["kind"]))
+            .collect::<Vec<_>>()
+    );
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["src"] == SCANNER_V4 && a["kind"] == "syn" && a["tool"] == "nmap"),
+        "the scan during the flood was not reported: {alerts:?}"
+    );
+    // hping3's forged sources send one SYN each: none is a scan.
+    let others: Vec<&Value> = alerts.iter().filter(|a| a["src"] != SCANNER_V4).collect();
+    assert!(others.is_empty(), "flood sources alerted: {others:?}");
 }

@@ -124,10 +124,10 @@ impl Watch {
     }
 }
 
-/// Runs `program args` in the scanner namespace to its end (at most 60 s;
+/// Runs `program args` in the scanner namespace to its end (at most 150 s;
 /// masscan sometimes waits on after its `--wait`: given 15 s, then SIGINT).
 fn scan(lab: &SweepLab, program: &str, args: &[&str]) {
-    let limit = if program == "masscan" { "15" } else { "60" };
+    let limit = if program == "masscan" { "15" } else { "150" };
     let out = lab
         .scanner_cmd("timeout")
         .args(["-s", "INT", "-k", "3", limit, program])
@@ -277,6 +277,17 @@ fn every_scan_is_reported_with_kind_source_and_tool() {
         nmap("nmap -6 -sS", &format!("-sS {p}"), &["syn"], true),
         nmap("nmap -6 -sF", &format!("-sF {p}"), &["fin"], true),
         nmap("nmap -6 -sU", "-sU -p 1-100", &["udp"], true),
+        nmap("nmap -6 -sN", &format!("-sN {p}"), &["null"], true),
+        nmap("nmap -6 -sX", &format!("-sX {p}"), &["xmas"], true),
+        nmap("nmap -6 -sA", &format!("-sA {p}"), &["ack"], true),
+        nmap("nmap -6 -sW", &format!("-sW {p}"), &["ack"], true),
+        nmap("nmap -6 -sM", &format!("-sM {p}"), &["maimon"], true),
+        nmap(
+            "nmap -6 --scanflags PSH",
+            &format!("--scanflags PSH {p}"),
+            &["other_flags"],
+            true,
+        ),
         nmap(
             "nmap slow --scan-delay 1s",
             "-sS --scan-delay 1s -p 1-12",
@@ -285,6 +296,14 @@ fn every_scan_is_reported_with_kind_source_and_tool() {
         ),
         nmap("nmap -f", &format!("-sS -f {p}"), &["syn"], false),
     ];
+    // -T1: 15 s between probes (six ports, about 90 s).
+    cases.push(Case {
+        name: "nmap -T1",
+        args: words(&format!(
+            "-sS -p 1-6 -n -Pn -T1 --max-retries 0 {TARGET_V4}"
+        )),
+        ..nmap("", "", &["syn"], false)
+    });
     // Every port of 198.18.0.3 is dropped by the target's firewall (the tap
     // reads before it).
     cases.push(Case {
@@ -303,6 +322,18 @@ fn every_scan_is_reported_with_kind_source_and_tool() {
     cases.push(Case {
         tool: None,
         ..nmap("nmap -sT", &format!("-sT {p}"), &["connect"], false)
+    });
+    cases.push(Case {
+        tool: None,
+        ..nmap("nmap -6 -sT", &format!("-sT {p}"), &["connect"], true)
+    });
+    // Neighbour discovery across the on-link /120: no tool is claimed.
+    cases.push(Case {
+        name: "nmap -6 -sn (ND)",
+        args: words("-6 -sn -n fd00:18::/120"),
+        kinds: &["nd_sweep"],
+        tool: None,
+        ..nmap("", "", &[], true)
     });
     // Sweeps of the routed /16 (ICMP echo + SYN 443 + ACK 80 + timestamp).
     cases.push(Case {

@@ -327,16 +327,17 @@ if [[ $ONLY == *flood* ]]; then
     read -r WHWM SHWM < <(peaks)
     stop_watchers
     FLOOD_ALERTS=$(grep -c . "$OUT/$N.jsonl" 2>/dev/null || true)
+    FLOOD_SLD=$(grep -c 'scanlogd: .* to ' "$OUT/$N.syslog" || true)
     echo >>"$OUT/rows.md"
     echo "| under a 5 s random-source SYN flood | vigie watch | scanlogd |" >>"$OUT/rows.md"
     echo "|---|---|---|" >>"$OUT/rows.md"
     echo "| peak RSS (VmHWM) | $((WHWM / 1024)) MB ($WHWM kB) | $((SHWM / 1024)) MB ($SHWM kB) |" >>"$OUT/rows.md"
     report "nmap -sS during the flood: vigie kind / tool / probes" >"$OUT/flood.row"
-    python3 - "$OUT/flood.row" "$FLOOD_ALERTS" >>"$OUT/rows.md" <<'EOF'
+    python3 - "$OUT/flood.row" "$FLOOD_ALERTS" "$FLOOD_SLD" >>"$OUT/rows.md" <<'EOF'
 import sys
 cells = [c.strip() for c in open(sys.argv[1]).read().strip().strip("|").split("|")]
 print(f"| nmap -sS during the flood reported | {cells[1]}: {cells[2]}, {cells[3]}, {cells[4]} probes | {cells[5]} |")
-print(f"| alerts in all | {sys.argv[2] or 0} | |")
+print(f"| alerts in all | {sys.argv[2] or 0} | {sys.argv[3] or 0} |")
 EOF
     grep -E 'packets (transmitted|tramitted)' "$OUT/$N.hping" || tail -3 "$OUT/$N.hping"
 fi

@@ -1,8 +1,9 @@
-//! `vigie-lab up` / `vigie-lab services` / `vigie-lab down`: the standard
-//! lab or the service lab (real daemons, `vigie_lab::services`) by hand,
+//! `vigie-lab up` / `vigie-lab services` / `vigie-lab sweep` / `vigie-lab
+//! down`: the standard lab, the service lab (real daemons,
+//! `vigie_lab::services`) or the sweep lab (`vigie_lab::sweep`) by hand,
 //! with fixed namespace names, for trying vigie (or nmap) against a known
 //! target; `services --json FILE` also writes its ground truth for a script
-//! (bench/bench.py's `version` case).
+//! (bench/bench.py's `version` case); `sweep` is bench/watch.sh's lab.
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
@@ -12,6 +13,7 @@ use std::sync::mpsc;
 
 use anyhow::Context;
 use vigie_lab::services::{Check, ServiceLab, Truth};
+use vigie_lab::sweep::SweepLab;
 use vigie_lab::{Lab, LabTechnique, Layout};
 
 const SCANNER_NS: &str = "vigie-scanner";
@@ -19,6 +21,9 @@ const TARGET_NS: &str = "vigie-target";
 // The service lab's own pair: it can be up beside the standard lab.
 const SVC_SCANNER_NS: &str = "vigie-svc-scanner";
 const SVC_TARGET_NS: &str = "vigie-svc-target";
+// The sweep lab's pair (bench/watch.sh).
+const SW_SCANNER_NS: &str = "vigie-sw-scanner";
+const SW_TARGET_NS: &str = "vigie-sw-target";
 
 const USAGE: &str =
     "usage: vigie-lab up     build the standard lab (namespaces vigie-scanner, vigie-target)
@@ -28,7 +33,11 @@ const USAGE: &str =
                  vigie-svc-target), print its ground truth, keep it until Ctrl-C or
                  SIGTERM; --json writes namespaces, addresses and truth to FILE
                  once every daemon answers (written whole: a script may poll for it)
-       vigie-lab down   remove a lab left behind (e.g. after kill -9): both pairs, and
+       vigie-lab sweep  build the sweep lab (namespaces vigie-sw-scanner, vigie-sw-target:
+                 scanner 198.18.0.1 on v0, target 198.18.0.2 on v1 answering the routed
+                 198.19.0.0/16, 198.18.0.3 dropping everything) and keep it until
+                 Ctrl-C or SIGTERM
+       vigie-lab down   remove a lab left behind (e.g. after kill -9): every pair, and
                  every process still in them";
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -42,6 +51,7 @@ fn main() -> anyhow::Result<ExitCode> {
         ["up"] => up().map(|()| ExitCode::SUCCESS),
         ["services"] => services(None).map(|()| ExitCode::SUCCESS),
         ["services", "--json", file] => services(Some(Path::new(file))).map(|()| ExitCode::SUCCESS),
+        ["sweep"] => sweep().map(|()| ExitCode::SUCCESS),
         ["down"] => down().map(|()| ExitCode::SUCCESS),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -74,6 +84,35 @@ fn up() -> anyhow::Result<()> {
     // Blocks until Ctrl-C (or SIGTERM); the lab tears down when dropped.
     let _ = rx.recv();
     eprintln!("\ntearing down {SCANNER_NS} / {TARGET_NS}");
+    drop(lab);
+    Ok(())
+}
+
+fn sweep() -> anyhow::Result<()> {
+    vigie_lab::require_root()?;
+    let rx = on_signal()?;
+    let lab = SweepLab::with_names(SW_SCANNER_NS, SW_TARGET_NS)
+        .context("vigie-lab sweep failed (a lab left behind? run: vigie-lab down)")?;
+    println!("vigie sweep lab is up.");
+    println!(
+        "  scanner namespace {:<16} 198.18.0.1 fd00:18::1 (v0)",
+        lab.scanner_ns()
+    );
+    println!(
+        "  target  namespace {:<16} {} {} (v1)",
+        lab.target_ns(),
+        lab.target_v4(),
+        lab.target_v6()
+    );
+    println!(
+        "  the target answers the routed {}/{}; {} drops every IP packet",
+        vigie_lab::sweep::SWEEP_BASE,
+        vigie_lab::sweep::SWEEP_PREFIX,
+        vigie_lab::sweep::DARK_V4[0]
+    );
+    println!("Ctrl-C (or SIGTERM) tears the lab down.");
+    let _ = rx.recv();
+    eprintln!("\ntearing down {SW_SCANNER_NS} / {SW_TARGET_NS}");
     drop(lab);
     Ok(())
 }
@@ -277,7 +316,14 @@ fn down() -> anyhow::Result<()> {
     let mut removed = 0;
     // Target namespaces first: the processes in them go with them (the
     // service lab's daemons outlive a killed vigie-lab).
-    for ns in [TARGET_NS, SCANNER_NS, SVC_TARGET_NS, SVC_SCANNER_NS] {
+    for ns in [
+        TARGET_NS,
+        SCANNER_NS,
+        SVC_TARGET_NS,
+        SVC_SCANNER_NS,
+        SW_TARGET_NS,
+        SW_SCANNER_NS,
+    ] {
         if vigie_lab::services::kill_namespace(ns)? {
             println!("removed namespace {ns}");
             removed += 1;
@@ -285,7 +331,7 @@ fn down() -> anyhow::Result<()> {
     }
     if removed == 0 {
         println!(
-            "no lab namespaces ({SCANNER_NS}, {TARGET_NS}, {SVC_SCANNER_NS}, {SVC_TARGET_NS}) to remove"
+            "no lab namespaces ({SCANNER_NS}, {TARGET_NS}, {SVC_SCANNER_NS}, {SVC_TARGET_NS}, {SW_SCANNER_NS}, {SW_TARGET_NS}) to remove"
         );
     }
     Ok(())

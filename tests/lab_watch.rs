@@ -622,3 +622,62 @@ fn flood_holds_memory_and_the_scan_is_still_reported() {
     let others: Vec<&Value> = alerts.iter().filter(|a| a["src"] != SCANNER_V4).collect();
     assert!(others.is_empty(), "flood sources alerted: {others:?}");
 }
+
+/// `--syslog`: one message per alert (facility daemon, level warning, the
+/// human line), on the socket named (the test's own instead of /dev/log);
+/// `-oJ -`: the JSON object on stdout beside the human line.
+#[test]
+fn syslog_and_json_on_stdout() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = SweepLab::new().unwrap_or_else(|e| panic!("{e:#}"));
+    let sock = std::env::temp_dir().join(format!("vigie-syslog-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let log = std::os::unix::net::UnixDatagram::bind(&sock).expect("bind a syslog socket");
+    log.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut child = lab
+        .target_cmd(VIGIE)
+        .args(["watch", "-i", "v1", "-oJ", "-", "--syslog", "--syslog-to"])
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigie watch");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("stderr");
+    assert!(line.contains("watching"), "{line}");
+    scan(
+        &lab,
+        "nmap",
+        &["-sF", "-p", "1-50", "-n", "-Pn", "-T4", TARGET_V4],
+    );
+    let mut buf = [0u8; 2048];
+    let n = log.recv(&mut buf).expect("a syslog message");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    let _ = std::fs::remove_file(&sock);
+    assert!(out.status.success());
+    assert!(
+        msg.starts_with("<28>vigie[") && msg.contains("198.18.0.1") && msg.contains("FIN scan"),
+        "{msg}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let human = stdout
+        .lines()
+        .find(|l| l.contains("FIN scan"))
+        .expect("the human line");
+    assert!(msg.ends_with(human), "syslog {msg:?} vs stdout {human:?}");
+    let json: Value = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .expect("a JSON line on stdout");
+    assert_eq!(json["kind"], "fin");
+    assert_eq!(json["src"], SCANNER_V4);
+    assert_eq!(json["event_type"], "alert");
+}

@@ -1599,6 +1599,8 @@ pub struct WatchOptions {
     pub help: bool,
     /// The bytes of each frame kept (a test knob, hidden).
     pub snap: Option<u32>,
+    /// The syslog socket (a test knob, hidden; default /dev/log).
+    pub syslog_to: Option<String>,
 }
 
 /// `vigie watch`'s sections.
@@ -1701,6 +1703,18 @@ pub const WATCH: &[Flag<WatchOptions>] = &[
                 Ok(n) if (64..=65535).contains(&n) => n,
                 _ => return Err("expected 64 to 65535".into()),
             });
+            Ok(())
+        },
+    )
+    .hidden(),
+    Flag::valued(
+        &[Long("--syslog-to")],
+        "socket",
+        Complete::File,
+        1,
+        "",
+        |o: &mut WatchOptions, v| {
+            o.syslog_to = Some(v.to_string());
             Ok(())
         },
     )

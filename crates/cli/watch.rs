@@ -111,9 +111,10 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         Some(path) => Some(create(path)?),
     };
     let syslog = if o.syslog {
+        let path = o.syslog_to.as_deref().unwrap_or("/dev/log");
         let s = UnixDatagram::unbound()
-            .and_then(|s| s.connect("/dev/log").map(|()| s))
-            .map_err(|e| Fail::Runtime(format!("--syslog: cannot reach /dev/log: {e}")))?;
+            .and_then(|s| s.connect(path).map(|()| s))
+            .map_err(|e| Fail::Runtime(format!("--syslog: cannot reach {path}: {e}")))?;
         Some(s)
     } else {
         None

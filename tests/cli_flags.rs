@@ -483,3 +483,35 @@ fn version_database_mistakes_are_one_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `vigie watch`'s bad input: one line, exit 2, before any socket.
+#[test]
+fn watch_refuses_bad_input() {
+    refused(
+        &["watch", "--allow", "198.18.0.0/24"],
+        "--allow and --block-for need --block",
+    );
+    refused(
+        &["watch", "--block", "--allow", "198.18.0.0/33"],
+        "--allow: bad prefix length in '198.18.0.0/33' (0-32)",
+    );
+    refused(
+        &["watch", "198.18.0.2"],
+        "vigie watch takes no targets or other words (got '198.18.0.2')",
+    );
+    refused(
+        &["watch", "--blok"],
+        "unknown option '--blok' (did you mean --block?)",
+    );
+    let out = vigie(&["watch", "-i", "vigie-no-such-if0"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("vigie: -i vigie-no-such-if0: no such interface (there are: ")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = vigie(&["watch", "--help"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--block-for"));
+}

@@ -1733,8 +1733,8 @@ pub fn watch_help() -> String {
     render(
         &WATCH_TABLE,
         "vigie watch: tell who scans this host, how and with what\n\
-         Usage: vigie watch [-i <iface>]... [-oJ <file>] [--syslog] [--block [--allow <list>]\n\
-         \x20      [--block-for <time>]]\n",
+         Usage: vigie watch [-i <iface>]... [-oJ <file>] [--syslog]\n\
+         \x20      [--block [--allow <list>] [--block-for <time>]]\n",
         "",
     )
 }

@@ -994,4 +994,7 @@ fn watch_flags() {
     assert!(w(&["--block", "--block-for", "0"]).is_err());
     assert!(w(&["-h"]).unwrap().help);
     assert!(watch_help().contains("--block-for"));
+    for line in watch_help().lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
 }

@@ -103,14 +103,12 @@ fn special(a: IpAddr) -> bool {
 }
 
 fn in_net(a: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    let (a, n, bits): (Vec<u8>, Vec<u8>, usize) = match (a, canonical(net)) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => (a.octets().to_vec(), n.octets().to_vec(), 32),
-        (IpAddr::V6(a), IpAddr::V6(n)) => (a.octets().to_vec(), n.octets().to_vec(), 128),
-        _ => return false,
-    };
-    let bits = usize::from(prefix).min(bits);
-    let (full, rest) = (bits / 8, bits % 8);
-    a[..full] == n[..full] && (rest == 0 || (a[full] ^ n[full]) >> (8 - rest) == 0)
+    use vigie_netio::link::same_prefix;
+    match (a, canonical(net)) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => same_prefix(&a.octets(), &n.octets(), prefix),
+        (IpAddr::V6(a), IpAddr::V6(n)) => same_prefix(&a.octets(), &n.octets(), prefix),
+        _ => false,
+    }
 }
 
 /// `198.18.0.0/24`, `fd00::1`, `198.18.0.7`: an address or a network.

@@ -97,14 +97,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         .filter(|i| i.loopback)
         .map(|i| i.index as i32)
         .collect();
-    let own: Vec<IpAddr> = all
-        .iter()
-        .flat_map(|i| {
-            i.v4.iter()
-                .map(|(a, _)| IpAddr::V4(*a))
-                .chain(i.v6.iter().map(|(a, _)| IpAddr::V6(*a)))
-        })
-        .collect();
+    let own: Vec<IpAddr> = all.iter().flat_map(Interface::addresses).collect();
     let json: Option<Box<dyn Write>> = match o.json.as_deref() {
         None => None,
         Some("-") => Some(Box::new(io::stdout())),

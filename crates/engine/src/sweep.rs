@@ -98,14 +98,7 @@ pub struct OnLink {
 /// and this host's own addresses, which no neighbour answers for).
 pub fn split_on_link(targets: &TargetSet) -> Result<(Vec<OnLink>, Vec<IpRange>), EngineError> {
     let ifaces = link::interfaces()?;
-    let own: Vec<IpAddr> = ifaces
-        .iter()
-        .flat_map(|i| {
-            i.v4.iter()
-                .map(|(a, _)| IpAddr::V4(*a))
-                .chain(i.v6.iter().map(|(a, _)| IpAddr::V6(*a)))
-        })
-        .collect();
+    let own: Vec<IpAddr> = ifaces.iter().flat_map(link::Interface::addresses).collect();
     let mut on = Vec::<OnLink>::new();
     let mut rest: Vec<IpRange> = targets.ranges().to_vec();
     for iface in ifaces

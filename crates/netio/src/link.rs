@@ -28,6 +28,14 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// Its addresses, IPv4 then IPv6.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.v4
+            .iter()
+            .map(|(a, _)| IpAddr::V4(*a))
+            .chain(self.v6.iter().map(|(a, _)| IpAddr::V6(*a)))
+    }
+
     /// The interface address on the same subnet as `dst`, if any.
     pub fn source_for(&self, dst: IpAddr) -> Option<IpAddr> {
         match dst {
@@ -45,7 +53,9 @@ impl Interface {
     }
 }
 
-fn same_prefix(a: &[u8], b: &[u8], prefix: u8) -> bool {
+/// Whether `a` and `b` (octets of one family) share their first `prefix`
+/// bits.
+pub fn same_prefix(a: &[u8], b: &[u8], prefix: u8) -> bool {
     let bits = usize::from(prefix).min(a.len() * 8);
     let (full, rest) = (bits / 8, bits % 8);
     if a[..full] != b[..full] {

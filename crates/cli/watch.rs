@@ -170,6 +170,9 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let slice = Duration::from_millis(100 / rx.len().max(1) as u64);
     while !stop.requested() {
         for tap in &mut rx {
+            // One clock read per batch of frames (a ring block, handed over
+            // within 10 ms): the detector's windows are a second or more.
+            let mut batch_at = None;
             tap.poll_tap(slice, |f| {
                 // Loopback hands every packet over twice, as sent and as
                 // received: the received copy is the one.
@@ -178,7 +181,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
                 }
                 frames += 1;
                 det.handle_frame(
-                    start.elapsed(),
+                    *batch_at.get_or_insert_with(|| start.elapsed()),
                     Frame {
                         link: if f.ethernet { Link::Ethernet } else { Link::Ip },
                         dir: if f.outgoing { Dir::Out } else { Dir::In },

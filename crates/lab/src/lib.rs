@@ -62,6 +62,7 @@ pub enum Reading {
 }
 
 pub mod capture;
+pub mod pg;
 pub mod services;
 pub mod sparse;
 pub mod sweep;

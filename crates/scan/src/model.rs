@@ -16,6 +16,13 @@ impl Proto {
             Proto::Udp => "udp",
         }
     }
+
+    /// The inverse of [`Proto::as_str`].
+    pub fn parse(s: &str) -> Option<Proto> {
+        [Proto::Tcp, Proto::Udp]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
 }
 
 /// How ports are probed.
@@ -83,6 +90,14 @@ impl Technique {
             Technique::Maimon => "-sM",
             Technique::Udp => "-sU",
         }
+    }
+
+    /// The technique nmap's word names (the inverse of [`Technique::nmap_name`]).
+    pub fn from_nmap_name(s: &str) -> Option<Technique> {
+        Technique::RAW_TCP
+            .into_iter()
+            .chain([Technique::Connect, Technique::Udp])
+            .find(|t| t.nmap_name() == s)
     }
 
     /// nmap's word for the technique, as in `<scaninfo type="…">`.
@@ -250,6 +265,12 @@ impl Reason {
         Reason::TimestampReply,
         Reason::MaskReply,
     ];
+
+    /// The reason nmap's word names; `syn-ack` is the raw scan's (the
+    /// connect scan's variant only differs inside the engine).
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 
     /// nmap's spelling (`reason="…"` in XML, `--reason` column).
     pub fn as_str(self) -> &'static str {

@@ -1,0 +1,454 @@
+//! The shared back-end: a PostgreSQL database several scanners write to.
+//!
+//! A batch of hosts is a handful of statements whatever its size (the rows
+//! go as arrays, unnested by the server), in one transaction. The session
+//! writing a scan holds an advisory lock on the run until it ends, so a
+//! reader can tell a scan still running (lock held) from one whose scanner
+//! was killed (lock free: the server released it with the session).
+
+use postgres::{Client, NoTls};
+use vigie_report::{HostReport, RunStats};
+
+use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
+use crate::sqlite::{RunRest, RunSummaryRow, ScanRow};
+use crate::{dur_us, schema, sql, to_us, writer};
+use crate::{Filter, RunMeta, RunStatus, RunSummary, Store, StoreError, StoredRun};
+
+/// The first key of vigie's advisory locks ("vig1"); the second is the run.
+const LOCK_SPACE: i32 = 0x7669_6731;
+
+pub(crate) struct Postgres {
+    client: Client,
+    shown: String,
+    next_seq: Vec<(i64, i64)>,
+}
+
+fn pg(s: &str) -> String {
+    sql::pg(s)
+}
+
+/// The run's id as the advisory lock's second key.
+fn lock_key(run: i64) -> i32 {
+    run as i32
+}
+
+impl Postgres {
+    pub fn open(url: &str) -> Result<Postgres, StoreError> {
+        let shown = crate::hide_password(url);
+        let fail = |e: StoreError| StoreError::Open {
+            what: shown.clone(),
+            why: e.to_string(),
+        };
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| fail(StoreError::Postgres(crate::one_line(e))))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        config.application_name("vigie");
+        let client = config
+            .connect(NoTls)
+            .map_err(|e| fail(StoreError::from(e)))?;
+        let mut s = Postgres {
+            client,
+            shown: shown.clone(),
+            next_seq: Vec::new(),
+        };
+        s.migrate().map_err(fail)?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        // One migrator at a time, whoever opens the store first.
+        tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_SPACE])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS vigie_schema (version BIGINT NOT NULL)")?;
+        let found: Option<i64> = tx
+            .query_one("SELECT MAX(version) FROM vigie_schema", &[])?
+            .try_get(0)?;
+        let found = found.unwrap_or(0);
+        if found > schema::VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: schema::VERSION,
+            });
+        }
+        for (i, m) in schema::POSTGRES.iter().enumerate().skip(found as usize) {
+            tx.batch_execute(m)?;
+            tx.execute("DELETE FROM vigie_schema", &[])?;
+            tx.execute(
+                "INSERT INTO vigie_schema (version) VALUES ($1)",
+                &[&(i as i64 + 1)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn seq(&mut self, run: i64) -> Result<i64, StoreError> {
+        if let Some((_, s)) = self.next_seq.iter().find(|(r, _)| *r == run) {
+            return Ok(*s);
+        }
+        let s: i64 = self
+            .client
+            .query_one(&pg(sql::NEXT_SEQ), &[&run])?
+            .try_get(0)?;
+        self.next_seq.push((run, s));
+        Ok(s)
+    }
+}
+
+fn summary_row(r: &postgres::Row) -> Result<RunSummaryRow, postgres::Error> {
+    Ok(RunSummaryRow {
+        id: r.try_get(0)?,
+        started: r.try_get(1)?,
+        ended: r.try_get(2)?,
+        status: r.try_get(3)?,
+        args: r.try_get(4)?,
+        targets: r.try_get(5)?,
+        technique: r.try_get(6)?,
+        hosts_up: r.try_get(7)?,
+        open_ports: r.try_get(8)?,
+    })
+}
+
+/// A column of a batch, as the array PostgreSQL unnests.
+fn col<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
+}
+
+impl Store for Postgres {
+    fn begin_run(&mut self, meta: &RunMeta) -> Result<i64, StoreError> {
+        let (host, pid, start) = writer::me();
+        let mut tx = self.client.transaction()?;
+        let id: i64 = tx
+            .query_one(
+                &pg(sql::INSERT_RUN),
+                &[
+                    &vigie_report::NAME,
+                    &vigie_report::VERSION,
+                    &meta.info.args,
+                    &meta.targets,
+                    &meta.technique(),
+                    &meta.seed.to_string(),
+                    &i32::from(meta.info.verbose),
+                    &to_us(meta.info.start),
+                    &host,
+                    &(pid as i32),
+                    &start,
+                ],
+            )?
+            .try_get(0)?;
+        for (i, s) in meta.info.scans.iter().enumerate() {
+            tx.execute(
+                &pg(sql::INSERT_SCAN),
+                &[
+                    &id,
+                    &(i as i32),
+                    &s.technique.nmap_name(),
+                    &s.proto.as_str(),
+                    &s.ports.to_nmap_string(),
+                    &s.scanflags,
+                ],
+            )?;
+        }
+        // Held by this session until the scan ends or the scanner dies;
+        // taken before the row is visible, so no reader sees it unlocked.
+        tx.execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&LOCK_SPACE, &lock_key(id)],
+        )?;
+        tx.commit()?;
+        self.next_seq.push((id, 0));
+        Ok(id)
+    }
+
+    fn add_hosts(&mut self, run: i64, hosts: &[HostReport]) -> Result<(), StoreError> {
+        let first = self.seq(run)?;
+        let mut b = Batch::default();
+        for (i, h) in hosts.iter().enumerate() {
+            b.push(first + i as i64, h);
+        }
+        let mut tx = self.client.transaction()?;
+        let h = &b.hosts;
+        tx.execute(
+            "INSERT INTO hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, \
+             start_us, end_us, srtt_us, rttvar_us, timeout_us) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], \
+             $6::boolean[], $7::text[], $8::integer[], $9::bigint[], $10::bigint[], \
+             $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])",
+            &[
+                &run,
+                &col(h, |r: &HostRow| r.seq),
+                &col(h, |r| r.addr.clone()),
+                &col(h, |r| r.hostname.clone()),
+                &col(h, |r| r.mac.clone()),
+                &col(h, |r| r.up),
+                &col(h, |r| r.reason.clone()),
+                &col(h, |r| r.ttl),
+                &col(h, |r| r.latency_us),
+                &col(h, |r| r.start_us),
+                &col(h, |r| r.end_us),
+                &col(h, |r| r.srtt_us),
+                &col(h, |r| r.rttvar_us),
+                &col(h, |r| r.timeout_us),
+            ],
+        )?;
+        let p = &b.ports;
+        if !p.is_empty() {
+            tx.execute(
+                "INSERT INTO ports (run_id, seq, proto, port, state, reason, ttl, service) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::integer[], \
+                 $5::text[], $6::text[], $7::integer[], $8::text[])",
+                &[
+                    &run,
+                    &col(p, |r: &PortRow| r.seq),
+                    &col(p, |r| r.proto.clone()),
+                    &col(p, |r| r.port),
+                    &col(p, |r| r.state.clone()),
+                    &col(p, |r| r.reason.clone()),
+                    &col(p, |r| r.ttl),
+                    &col(p, |r| r.service.clone()),
+                ],
+            )?;
+        }
+        let g = &b.ranges;
+        if !g.is_empty() {
+            tx.execute(
+                "INSERT INTO port_ranges (run_id, seq, proto, state, reason, ttl, ports) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], \
+                 $6::integer[], $7::text[])",
+                &[
+                    &run,
+                    &col(g, |r: &RangeRow| r.seq),
+                    &col(g, |r| r.proto.clone()),
+                    &col(g, |r| r.state.clone()),
+                    &col(g, |r| r.reason.clone()),
+                    &col(g, |r| r.ttl),
+                    &col(g, |r| r.ports.clone()),
+                ],
+            )?;
+        }
+        // Few (one per -sV port): a statement each.
+        for s in &b.services {
+            tx.execute(
+                "INSERT INTO services (run_id, seq, proto, port, name, product, version, \
+                 extrainfo, hostname, ostype, devicetype, tunnel, conf, cpe, tls_version, \
+                 tls_cipher, tls_alpn, tls_subject, tls_issuer, tls_sans, tls_not_before, \
+                 tls_not_after, tls_key, tls_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+                &[
+                    &run,
+                    &s.seq,
+                    &s.proto,
+                    &s.port,
+                    &s.name,
+                    &s.product,
+                    &s.version,
+                    &s.extrainfo,
+                    &s.hostname,
+                    &s.ostype,
+                    &s.devicetype,
+                    &s.tunnel,
+                    &s.conf,
+                    &s.cpe,
+                    &s.tls_version,
+                    &s.tls_cipher,
+                    &s.tls_alpn,
+                    &s.tls_subject,
+                    &s.tls_issuer,
+                    &s.tls_sans,
+                    &s.tls_not_before,
+                    &s.tls_not_after,
+                    &s.tls_key,
+                    &s.tls_sha256,
+                ],
+            )?;
+        }
+        tx.commit()?;
+        if let Some((_, s)) = self.next_seq.iter_mut().find(|(r, _)| *r == run) {
+            *s = first + hosts.len() as i64;
+        }
+        Ok(())
+    }
+
+    fn finish_run(
+        &mut self,
+        run: i64,
+        stats: &RunStats,
+        status: RunStatus,
+    ) -> Result<(), StoreError> {
+        self.client.execute(
+            &pg(sql::FINISH_RUN),
+            &[
+                &run,
+                &to_us(stats.end),
+                &dur_us(stats.elapsed),
+                &status.as_str(),
+                &(stats.hosts_up as i64),
+                &(stats.hosts_down as i64),
+                &(stats.hosts_total as i64),
+            ],
+        )?;
+        self.client.execute(
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&LOCK_SPACE, &lock_key(run)],
+        )?;
+        Ok(())
+    }
+
+    fn reap(&mut self) -> Result<(), StoreError> {
+        let running: Vec<i64> = self
+            .client
+            .query(sql::RUNNING, &[])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        for id in running {
+            // Free means the writer's session is gone (a live writer holds
+            // it; this session's own runs are not reaped: it never reaps
+            // while writing).
+            let free: bool = self
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&LOCK_SPACE, &lock_key(id)],
+                )?
+                .try_get(0)?;
+            if free {
+                self.client.execute(&pg(sql::MARK_INTERRUPTED), &[&id])?;
+                self.client.execute(
+                    "SELECT pg_advisory_unlock($1, $2)",
+                    &[&LOCK_SPACE, &lock_key(id)],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&mut self, f: &Filter) -> Result<Vec<RunSummary>, StoreError> {
+        let pattern = f.target.as_deref().map(sql::word_pattern);
+        let addr = f.target.as_deref().and_then(crate::target_addr);
+        let limit: Option<i64> = f.limit.map(|n| n.min(i64::MAX as u64) as i64);
+        let rows = self
+            .client
+            .query(&pg(sql::LIST), &[&pattern, &addr, &f.complete_only, &limit])?;
+        rows.iter().map(|r| summary_row(r)?.check()).collect()
+    }
+
+    fn load(&mut self, id: i64) -> Result<StoredRun, StoreError> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let head = tx
+            .query_opt(&pg(sql::ONE_RUN), &[&id])?
+            .ok_or(StoreError::NoSuchRun(id))?;
+        let rest = RunRest {
+            seed: head.try_get(9)?,
+            verbose: i64::from(head.try_get::<_, i32>(10)?),
+            elapsed_us: head.try_get(11)?,
+            hosts_down: head.try_get(12)?,
+            hosts_total: head.try_get(13)?,
+        };
+        let summary = summary_row(&head)?.check()?;
+        let scans: Vec<ScanRow> = tx
+            .query(&pg(sql::SCANS), &[&id])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+            })
+            .collect::<Result<_, _>>()?;
+        let hosts: Vec<HostRow> = tx
+            .query(&pg(sql::HOSTS), &[&id])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok(HostRow {
+                    seq: r.try_get(0)?,
+                    addr: r.try_get(1)?,
+                    hostname: r.try_get(2)?,
+                    mac: r.try_get(3)?,
+                    up: r.try_get(4)?,
+                    reason: r.try_get(5)?,
+                    ttl: r.try_get(6)?,
+                    latency_us: r.try_get(7)?,
+                    start_us: r.try_get(8)?,
+                    end_us: r.try_get(9)?,
+                    srtt_us: r.try_get(10)?,
+                    rttvar_us: r.try_get(11)?,
+                    timeout_us: r.try_get(12)?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let ports: Vec<PortRow> = tx
+            .query(&pg(sql::PORTS), &[&id])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok(PortRow {
+                    seq: r.try_get(0)?,
+                    proto: r.try_get(1)?,
+                    port: r.try_get(2)?,
+                    state: r.try_get(3)?,
+                    reason: r.try_get(4)?,
+                    ttl: r.try_get(5)?,
+                    service: r.try_get(6)?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let ranges: Vec<RangeRow> = tx
+            .query(&pg(sql::RANGES), &[&id])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok(RangeRow {
+                    seq: r.try_get(0)?,
+                    proto: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                    reason: r.try_get(3)?,
+                    ttl: r.try_get(4)?,
+                    ports: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let services: Vec<ServiceRow> = tx
+            .query(&pg(sql::SERVICES), &[&id])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok(ServiceRow {
+                    seq: r.try_get(0)?,
+                    proto: r.try_get(1)?,
+                    port: r.try_get(2)?,
+                    name: r.try_get(3)?,
+                    product: r.try_get(4)?,
+                    version: r.try_get(5)?,
+                    extrainfo: r.try_get(6)?,
+                    hostname: r.try_get(7)?,
+                    ostype: r.try_get(8)?,
+                    devicetype: r.try_get(9)?,
+                    tunnel: r.try_get(10)?,
+                    conf: r.try_get(11)?,
+                    cpe: r.try_get(12)?,
+                    tls_version: r.try_get(13)?,
+                    tls_cipher: r.try_get(14)?,
+                    tls_alpn: r.try_get(15)?,
+                    tls_subject: r.try_get(16)?,
+                    tls_issuer: r.try_get(17)?,
+                    tls_sans: r.try_get(18)?,
+                    tls_not_before: r.try_get(19)?,
+                    tls_not_after: r.try_get(20)?,
+                    tls_key: r.try_get(21)?,
+                    tls_sha256: r.try_get(22)?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        tx.commit()?;
+        let hosts = assemble(hosts, ports, ranges, services)
+            .map_err(|why| StoreError::Corrupt { id, why })?;
+        crate::load::stored_run(summary, rest, scans, hosts)
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+}

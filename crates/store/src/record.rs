@@ -1,0 +1,152 @@
+//! Recording a scan while it runs, off the scan's own threads.
+//!
+//! The scan hands each finished host to [`Recorder::host`] (a bounded
+//! channel: no whole-scan buffer); a writer thread takes what has queued
+//! up, at most [`BATCH`] hosts, and writes it in one transaction. A store
+//! that fails mid-scan does not stop the scan: the error comes back from
+//! [`Recorder::finish`]. A recorder dropped without `finish` (the scan
+//! failed) writes what it has and marks the scan interrupted.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use vigie_report::{HostReport, RunStats};
+
+use crate::{RunMeta, RunStatus, Store, StoreError};
+
+/// The most hosts one transaction writes.
+pub const BATCH: usize = 4096;
+
+/// How many hosts may wait for the writer before the scan waits for it.
+const QUEUE: usize = 2 * BATCH;
+
+enum Msg {
+    Host(HostReport),
+    Finish(RunStats, RunStatus),
+}
+
+/// A scan being recorded.
+pub struct Recorder {
+    tx: Option<SyncSender<Msg>>,
+    thread: Option<JoinHandle<Result<(), StoreError>>>,
+    id: i64,
+}
+
+impl Recorder {
+    /// Record the scan `meta` describes in `store` (its row is written before
+    /// this returns: a store that cannot take it fails here, before the scan).
+    pub fn start(mut store: Box<dyn Store>, meta: &RunMeta) -> Result<Recorder, StoreError> {
+        let id = store.begin_run(meta)?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let start = meta.info.start;
+        let thread = std::thread::Builder::new()
+            .name("vigie-history".into())
+            .spawn(move || write_loop(store, id, start, rx))
+            .map_err(|e| StoreError::Open {
+                what: "history".into(),
+                why: format!("cannot start its writer: {e}"),
+            })?;
+        Ok(Recorder {
+            tx: Some(tx),
+            thread: Some(thread),
+            id,
+        })
+    }
+
+    /// The scan's id in the store.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// One finished host. Never fails: a store error is kept for `finish`.
+    pub fn host(&mut self, host: HostReport) {
+        if let Some(tx) = &self.tx {
+            // A closed channel: the writer stopped on an error, kept for finish.
+            let _ = tx.send(Msg::Host(host));
+        }
+    }
+
+    /// The scan's end: every host written, the totals and status recorded.
+    pub fn finish(mut self, stats: &RunStats, status: RunStatus) -> Result<i64, StoreError> {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Finish(*stats, status));
+        }
+        self.join()?;
+        Ok(self.id)
+    }
+
+    fn join(&mut self) -> Result<(), StoreError> {
+        self.tx = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(StoreError::Open {
+                what: "history".into(),
+                why: "its writer stopped unexpectedly".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+fn write_loop(
+    mut store: Box<dyn Store>,
+    id: i64,
+    start: SystemTime,
+    rx: Receiver<Msg>,
+) -> Result<(), StoreError> {
+    let mut batch: Vec<HostReport> = Vec::with_capacity(BATCH);
+    let (mut up, mut seen) = (0u64, 0u64);
+    loop {
+        let mut end = None;
+        match rx.recv() {
+            Ok(Msg::Host(h)) => batch.push(h),
+            Ok(Msg::Finish(s, st)) => end = Some((s, st)),
+            Err(_) => end = None,
+        }
+        let mut closed = end.is_none() && batch.is_empty();
+        while end.is_none() && !closed && batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Host(h)) => batch.push(h),
+                Ok(Msg::Finish(s, st)) => end = Some((s, st)),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => closed = true,
+            }
+        }
+        if !batch.is_empty() {
+            up += batch.iter().filter(|h| h.status.up).count() as u64;
+            seen += batch.len() as u64;
+            store.add_hosts(id, &batch)?;
+            batch.clear();
+        }
+        if let Some((stats, status)) = end {
+            return store.finish_run(id, &stats, status);
+        }
+        if closed {
+            // Dropped without finish: the scan failed part-way.
+            let now = SystemTime::now();
+            let stats = RunStats {
+                end: now,
+                elapsed: now.duration_since(start).unwrap_or_default(),
+                hosts_up: up,
+                hosts_down: seen - up,
+                hosts_total: seen,
+            };
+            return store.finish_run(id, &stats, RunStatus::Interrupted);
+        }
+    }
+}
+
+impl RunMeta {
+    /// Whether a host is kept: up hosts always, down ones when the scan's
+    /// outputs list them too (`-v`, as nmap's XML does).
+    pub fn keeps(&self, host: &HostReport) -> bool {
+        host.status.up || self.info.verbose > 0
+    }
+}

@@ -1,0 +1,407 @@
+//! The rows of one host, as both back-ends write and read them.
+//!
+//! A port is one row of `ports`, except that the ports of a host sharing a
+//! protocol, state, reason and TTL, that are not open, have no `-sV` result
+//! and whose service name is the one vigie's own table gives, are kept as
+//! ranges in `port_ranges` when there are at least [`RANGE_MIN`] of them (a
+//! `-p-` scan is a few rows, not 65,535). Nothing is lost: the ranges read
+//! back with the table's names.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use vigie_report::{HostReport, HostStatus, PortResult, ServiceInfo, TlsFields};
+use vigie_scan::ports::PortList;
+use vigie_scan::services::ServiceDb;
+use vigie_scan::{PortState, Proto, Reason};
+
+use crate::{dur_us, from_us, to_us};
+
+/// The fewest ports of one (protocol, state, reason, TTL) kept as ranges.
+pub const RANGE_MIN: usize = 16;
+
+fn builtin() -> &'static ServiceDb {
+    static DB: OnceLock<ServiceDb> = OnceLock::new();
+    DB.get_or_init(ServiceDb::builtin)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HostRow {
+    pub seq: i64,
+    pub addr: String,
+    pub hostname: Option<String>,
+    pub mac: Option<String>,
+    pub up: bool,
+    pub reason: String,
+    pub ttl: i32,
+    pub latency_us: Option<i64>,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub srtt_us: Option<i64>,
+    pub rttvar_us: Option<i64>,
+    pub timeout_us: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PortRow {
+    pub seq: i64,
+    pub proto: String,
+    pub port: i32,
+    pub state: String,
+    pub reason: String,
+    pub ttl: i32,
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RangeRow {
+    pub seq: i64,
+    pub proto: String,
+    pub state: String,
+    pub reason: String,
+    pub ttl: i32,
+    /// nmap's spelling: `1-21,23-79`.
+    pub ports: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct ServiceRow {
+    pub seq: i64,
+    pub proto: String,
+    pub port: i32,
+    pub name: String,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub extrainfo: Option<String>,
+    pub hostname: Option<String>,
+    pub ostype: Option<String>,
+    pub devicetype: Option<String>,
+    pub tunnel: Option<String>,
+    pub conf: i32,
+    /// Space-separated (a CPE has no space).
+    pub cpe: Option<String>,
+    pub tls_version: Option<String>,
+    pub tls_cipher: Option<String>,
+    pub tls_alpn: Option<String>,
+    pub tls_subject: Option<String>,
+    pub tls_issuer: Option<String>,
+    /// Newline-separated.
+    pub tls_sans: Option<String>,
+    pub tls_not_before: Option<i64>,
+    pub tls_not_after: Option<i64>,
+    pub tls_key: Option<String>,
+    pub tls_sha256: Option<String>,
+}
+
+/// Every row of a host's batch.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub hosts: Vec<HostRow>,
+    pub ports: Vec<PortRow>,
+    pub ranges: Vec<RangeRow>,
+    pub services: Vec<ServiceRow>,
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn rangeable(p: &PortResult) -> bool {
+    p.state != PortState::Open
+        && p.detected.is_none()
+        && p.service.as_deref() == builtin().name(p.port, p.proto)
+}
+
+impl Batch {
+    /// The rows of `host`, the `seq`-th of its run.
+    pub fn push(&mut self, seq: i64, h: &HostReport) {
+        self.hosts.push(HostRow {
+            seq,
+            addr: h.addr.to_string(),
+            hostname: h.hostname.clone(),
+            mac: h.mac.map(mac_text),
+            up: h.status.up,
+            reason: h.status.reason.as_str().to_owned(),
+            ttl: i32::from(h.status.ttl),
+            latency_us: h.latency.map(dur_us),
+            start_us: to_us(h.start),
+            end_us: to_us(h.end),
+            srtt_us: h.srtt.map(dur_us),
+            rttvar_us: h.rttvar.map(dur_us),
+            timeout_us: h.timeout.map(dur_us),
+        });
+        let mut groups: BTreeMap<(Proto, &str, &str, u8), Vec<u16>> = BTreeMap::new();
+        for p in h.ports.iter().filter(|p| rangeable(p)) {
+            groups
+                .entry((p.proto, p.state.as_str(), p.reason.as_str(), p.ttl))
+                .or_default()
+                .push(p.port);
+        }
+        groups.retain(|_, v| v.len() >= RANGE_MIN);
+        for p in &h.ports {
+            let key = (p.proto, p.state.as_str(), p.reason.as_str(), p.ttl);
+            if rangeable(p) && groups.contains_key(&key) {
+                continue;
+            }
+            self.ports.push(PortRow {
+                seq,
+                proto: p.proto.as_str().to_owned(),
+                port: i32::from(p.port),
+                state: p.state.as_str().to_owned(),
+                reason: p.reason.as_str().to_owned(),
+                ttl: i32::from(p.ttl),
+                service: p.service.clone(),
+            });
+            if let Some(d) = &p.detected {
+                self.services.push(service_row(seq, p, d));
+            }
+        }
+        for ((proto, state, reason, ttl), ports) in groups {
+            self.ranges.push(RangeRow {
+                seq,
+                proto: proto.as_str().to_owned(),
+                state: state.to_owned(),
+                reason: reason.to_owned(),
+                ttl: i32::from(ttl),
+                ports: PortList::from_ports(&ports).to_nmap_string(),
+            });
+        }
+    }
+}
+
+fn service_row(seq: i64, p: &PortResult, d: &ServiceInfo) -> ServiceRow {
+    let tls = d.tls.as_ref();
+    let join = |v: &[String], sep: &str| (!v.is_empty()).then(|| v.join(sep));
+    ServiceRow {
+        seq,
+        proto: p.proto.as_str().to_owned(),
+        port: i32::from(p.port),
+        name: d.name.clone(),
+        product: d.product.clone(),
+        version: d.version.clone(),
+        extrainfo: d.extrainfo.clone(),
+        hostname: d.hostname.clone(),
+        ostype: d.ostype.clone(),
+        devicetype: d.devicetype.clone(),
+        tunnel: d.tunnel_ssl.then(|| "ssl".to_owned()),
+        conf: i32::from(d.conf),
+        cpe: join(&d.cpe, " "),
+        tls_version: tls.map(|t| t.version.clone()),
+        tls_cipher: tls.map(|t| t.cipher.clone()),
+        tls_alpn: tls.and_then(|t| t.alpn.clone()),
+        tls_subject: tls.and_then(|t| t.subject.clone()),
+        tls_issuer: tls.and_then(|t| t.issuer.clone()),
+        tls_sans: tls.and_then(|t| join(&t.sans, "\n")),
+        tls_not_before: tls.and_then(|t| t.not_before),
+        tls_not_after: tls.and_then(|t| t.not_after),
+        tls_key: tls.and_then(|t| t.key.clone()),
+        tls_sha256: tls.and_then(|t| t.sha256.clone()),
+    }
+}
+
+/// Why a row does not read back; the caller names the scan.
+pub(crate) type Bad = String;
+
+fn word<T>(what: &str, s: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Bad> {
+    parse(s).ok_or_else(|| format!("unknown {what} {s:?}"))
+}
+
+fn small<T: TryFrom<i64>>(what: &str, v: i64) -> Result<T, Bad> {
+    T::try_from(v).map_err(|_| format!("{what} {v} out of range"))
+}
+
+fn duration(what: &str, us: Option<i64>) -> Result<Option<std::time::Duration>, Bad> {
+    us.map(|v| {
+        u64::try_from(v)
+            .map(std::time::Duration::from_micros)
+            .map_err(|_| format!("{what} {v} is negative"))
+    })
+    .transpose()
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6], Bad> {
+    let mut out = [0u8; 6];
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("bad MAC address {s:?}"));
+    }
+    for (b, p) in out.iter_mut().zip(parts) {
+        *b = u8::from_str_radix(p, 16).map_err(|_| format!("bad MAC address {s:?}"))?;
+    }
+    Ok(out)
+}
+
+/// The host a set of rows describes; `ports` and `ranges` and `services` are
+/// those of this host only.
+pub(crate) fn host_of(
+    h: HostRow,
+    ports: Vec<PortRow>,
+    ranges: Vec<RangeRow>,
+    services: Vec<ServiceRow>,
+) -> Result<HostReport, Bad> {
+    let addr: IpAddr = h
+        .addr
+        .parse()
+        .map_err(|_| format!("bad address {:?}", h.addr))?;
+    let mut detected: BTreeMap<(Proto, u16), ServiceInfo> = BTreeMap::new();
+    for s in services {
+        let key = (
+            word("protocol", &s.proto, Proto::parse)?,
+            small("port", i64::from(s.port))?,
+        );
+        let split = |v: Option<String>, sep: char| -> Vec<String> {
+            v.map(|v| v.split(sep).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let tls = match (s.tls_version, s.tls_cipher) {
+            (Some(version), Some(cipher)) => Some(TlsFields {
+                version,
+                cipher,
+                alpn: s.tls_alpn,
+                subject: s.tls_subject,
+                issuer: s.tls_issuer,
+                sans: split(s.tls_sans, '\n'),
+                not_before: s.tls_not_before,
+                not_after: s.tls_not_after,
+                key: s.tls_key,
+                sha256: s.tls_sha256,
+            }),
+            _ => None,
+        };
+        detected.insert(
+            key,
+            ServiceInfo {
+                name: s.name,
+                product: s.product,
+                version: s.version,
+                extrainfo: s.extrainfo,
+                hostname: s.hostname,
+                ostype: s.ostype,
+                devicetype: s.devicetype,
+                tunnel_ssl: s.tunnel.as_deref() == Some("ssl"),
+                conf: small("conf", i64::from(s.conf))?,
+                cpe: split(s.cpe, ' '),
+                tls,
+            },
+        );
+    }
+    let mut out: Vec<PortResult> = Vec::with_capacity(ports.len());
+    for p in ports {
+        let proto = word("protocol", &p.proto, Proto::parse)?;
+        let port: u16 = small("port", i64::from(p.port))?;
+        out.push(PortResult {
+            proto,
+            port,
+            state: word("port state", &p.state, PortState::parse)?,
+            reason: word("reason", &p.reason, Reason::parse)?,
+            ttl: small("ttl", i64::from(p.ttl))?,
+            service: p.service,
+            detected: detected.remove(&(proto, port)).map(Box::new),
+        });
+    }
+    if let Some(((proto, port), _)) = detected.into_iter().next() {
+        return Err(format!(
+            "a service on {port}/{} without its port",
+            proto.as_str()
+        ));
+    }
+    for r in ranges {
+        let proto = word("protocol", &r.proto, Proto::parse)?;
+        let state = word("port state", &r.state, PortState::parse)?;
+        let reason = word("reason", &r.reason, Reason::parse)?;
+        let ttl: u8 = small("ttl", i64::from(r.ttl))?;
+        let list = port_list(&r.ports)?;
+        if out.len() + list.len() as usize > 2 * 65536 {
+            return Err("more ports than there are".into());
+        }
+        out.extend(list.iter().map(|port| PortResult {
+            proto,
+            port,
+            state,
+            reason,
+            ttl,
+            service: builtin().name(port, proto).map(str::to_owned),
+            detected: None,
+        }));
+    }
+    out.sort_by_key(|p| (p.proto, p.port));
+    if let Some(w) = out
+        .windows(2)
+        .find(|w| (w[0].proto, w[0].port) == (w[1].proto, w[1].port))
+    {
+        return Err(format!(
+            "host {addr}: port {}/{} stored twice",
+            w[0].port,
+            w[0].proto.as_str()
+        ));
+    }
+    Ok(HostReport {
+        addr,
+        hostname: h.hostname,
+        mac: h.mac.as_deref().map(parse_mac).transpose()?,
+        status: HostStatus {
+            up: h.up,
+            reason: word("reason", &h.reason, Reason::parse)?,
+            ttl: small("ttl", i64::from(h.ttl))?,
+        },
+        latency: duration("latency", h.latency_us)?,
+        start: from_us(h.start_us),
+        end: from_us(h.end_us),
+        ports: out,
+        srtt: duration("srtt", h.srtt_us)?,
+        rttvar: duration("rttvar", h.rttvar_us)?,
+        timeout: duration("timeout", h.timeout_us)?,
+    })
+}
+
+/// nmap's port list spelling, `1-21,23` (empty → none).
+pub(crate) fn port_list(s: &str) -> Result<PortList, Bad> {
+    if s.is_empty() {
+        return Ok(PortList::default());
+    }
+    let bad = || format!("bad port list {s:?}");
+    let mut ranges = Vec::new();
+    for part in s.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let a: u16 = a.parse().map_err(|_| bad())?;
+        let b: u16 = b.parse().map_err(|_| bad())?;
+        if a > b {
+            return Err(bad());
+        }
+        ranges.push((a, b));
+    }
+    Ok(PortList::from_ranges(ranges))
+}
+
+/// Rows of several hosts, grouped by host `seq`, in `seq` order.
+pub(crate) fn assemble(
+    hosts: Vec<HostRow>,
+    ports: Vec<PortRow>,
+    ranges: Vec<RangeRow>,
+    services: Vec<ServiceRow>,
+) -> Result<Vec<HostReport>, Bad> {
+    type Rows = (Vec<PortRow>, Vec<RangeRow>, Vec<ServiceRow>);
+    let mut by: BTreeMap<i64, Rows> = BTreeMap::new();
+    for p in ports {
+        by.entry(p.seq).or_default().0.push(p);
+    }
+    for r in ranges {
+        by.entry(r.seq).or_default().1.push(r);
+    }
+    for s in services {
+        by.entry(s.seq).or_default().2.push(s);
+    }
+    let mut out = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        let (p, r, s) = by.remove(&h.seq).unwrap_or_default();
+        out.push(host_of(h, p, r, s)?);
+    }
+    if let Some(seq) = by.keys().next() {
+        return Err(format!("ports of host #{seq}, which is not stored"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,227 @@
+//! The schema, one per dialect, as numbered migrations.
+//!
+//! `vigie_schema` holds the version reached; opening a store applies the
+//! migrations above it in one transaction (under a lock, so two scanners
+//! opening a new store at once do it once). A store whose version is above
+//! [`VERSION`] was written by a newer vigie and is refused rather than
+//! misread. The tables are documented in `docs/history.md`.
+
+/// The schema version this vigie writes.
+pub const VERSION: i64 = 1;
+
+/// Migration `i` brings a store from version `i` to `i + 1` (SQLite).
+pub const SQLITE: &[&str] = &[r#"
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    scanner         TEXT    NOT NULL,
+    scanner_version TEXT    NOT NULL,
+    args            TEXT    NOT NULL,
+    targets         TEXT    NOT NULL,
+    technique       TEXT    NOT NULL,
+    seed            TEXT    NOT NULL,
+    verbosity       INTEGER NOT NULL,
+    started_us      INTEGER NOT NULL,
+    ended_us        INTEGER,
+    elapsed_us      INTEGER,
+    status          TEXT    NOT NULL CHECK (status IN ('running', 'complete', 'interrupted')),
+    hosts_up        INTEGER NOT NULL DEFAULT 0,
+    hosts_down      INTEGER,
+    hosts_total     INTEGER,
+    writer_host     TEXT    NOT NULL,
+    writer_pid      INTEGER NOT NULL,
+    writer_start    TEXT    NOT NULL
+);
+CREATE INDEX runs_started ON runs (started_us);
+CREATE TABLE scans (
+    run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    technique TEXT    NOT NULL,
+    proto     TEXT    NOT NULL,
+    ports     TEXT    NOT NULL,
+    scanflags TEXT,
+    PRIMARY KEY (run_id, position)
+);
+CREATE TABLE hosts (
+    run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    addr       TEXT    NOT NULL,
+    hostname   TEXT,
+    mac        TEXT,
+    up         INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,
+    ttl        INTEGER NOT NULL,
+    latency_us INTEGER,
+    start_us   INTEGER NOT NULL,
+    end_us     INTEGER NOT NULL,
+    srtt_us    INTEGER,
+    rttvar_us  INTEGER,
+    timeout_us INTEGER,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX hosts_addr ON hosts (addr);
+CREATE TABLE ports (
+    run_id  INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    proto   TEXT    NOT NULL,
+    port    INTEGER NOT NULL,
+    state   TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    ttl     INTEGER NOT NULL,
+    service TEXT,
+    PRIMARY KEY (run_id, seq, proto, port),
+    FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
+);
+CREATE TABLE port_ranges (
+    run_id INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    proto  TEXT    NOT NULL,
+    state  TEXT    NOT NULL,
+    reason TEXT    NOT NULL,
+    ttl    INTEGER NOT NULL,
+    ports  TEXT    NOT NULL,
+    PRIMARY KEY (run_id, seq, proto, state, reason, ttl),
+    FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
+);
+CREATE TABLE services (
+    run_id         INTEGER NOT NULL,
+    seq            INTEGER NOT NULL,
+    proto          TEXT    NOT NULL,
+    port           INTEGER NOT NULL,
+    name           TEXT    NOT NULL,
+    product        TEXT,
+    version        TEXT,
+    extrainfo      TEXT,
+    hostname       TEXT,
+    ostype         TEXT,
+    devicetype     TEXT,
+    tunnel         TEXT,
+    conf           INTEGER NOT NULL,
+    cpe            TEXT,
+    tls_version    TEXT,
+    tls_cipher     TEXT,
+    tls_alpn       TEXT,
+    tls_subject    TEXT,
+    tls_issuer     TEXT,
+    tls_sans       TEXT,
+    tls_not_before INTEGER,
+    tls_not_after  INTEGER,
+    tls_key        TEXT,
+    tls_sha256     TEXT,
+    PRIMARY KEY (run_id, seq, proto, port),
+    FOREIGN KEY (run_id, seq, proto, port) REFERENCES ports (run_id, seq, proto, port) ON DELETE CASCADE
+);
+"#];
+
+/// Migration `i` brings a store from version `i` to `i + 1` (PostgreSQL).
+pub const POSTGRES: &[&str] = &[r#"
+CREATE TABLE runs (
+    id              BIGSERIAL PRIMARY KEY,
+    scanner         TEXT    NOT NULL,
+    scanner_version TEXT    NOT NULL,
+    args            TEXT    NOT NULL,
+    targets         TEXT    NOT NULL,
+    technique       TEXT    NOT NULL,
+    seed            TEXT    NOT NULL,
+    verbosity       INTEGER NOT NULL,
+    started_us      BIGINT  NOT NULL,
+    ended_us        BIGINT,
+    elapsed_us      BIGINT,
+    status          TEXT    NOT NULL CHECK (status IN ('running', 'complete', 'interrupted')),
+    hosts_up        BIGINT  NOT NULL DEFAULT 0,
+    hosts_down      BIGINT,
+    hosts_total     BIGINT,
+    writer_host     TEXT    NOT NULL,
+    writer_pid      INTEGER NOT NULL,
+    writer_start    TEXT    NOT NULL
+);
+CREATE INDEX runs_started ON runs (started_us);
+CREATE TABLE scans (
+    run_id    BIGINT  NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    technique TEXT    NOT NULL,
+    proto     TEXT    NOT NULL,
+    ports     TEXT    NOT NULL,
+    scanflags TEXT,
+    PRIMARY KEY (run_id, position)
+);
+CREATE TABLE hosts (
+    run_id     BIGINT  NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq        BIGINT  NOT NULL,
+    addr       TEXT    NOT NULL,
+    hostname   TEXT,
+    mac        TEXT,
+    up         BOOLEAN NOT NULL,
+    reason     TEXT    NOT NULL,
+    ttl        INTEGER NOT NULL,
+    latency_us BIGINT,
+    start_us   BIGINT  NOT NULL,
+    end_us     BIGINT  NOT NULL,
+    srtt_us    BIGINT,
+    rttvar_us  BIGINT,
+    timeout_us BIGINT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX hosts_addr ON hosts (addr);
+CREATE TABLE ports (
+    run_id  BIGINT  NOT NULL,
+    seq     BIGINT  NOT NULL,
+    proto   TEXT    NOT NULL,
+    port    INTEGER NOT NULL,
+    state   TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    ttl     INTEGER NOT NULL,
+    service TEXT,
+    PRIMARY KEY (run_id, seq, proto, port),
+    FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
+);
+CREATE TABLE port_ranges (
+    run_id BIGINT  NOT NULL,
+    seq    BIGINT  NOT NULL,
+    proto  TEXT    NOT NULL,
+    state  TEXT    NOT NULL,
+    reason TEXT    NOT NULL,
+    ttl    INTEGER NOT NULL,
+    ports  TEXT    NOT NULL,
+    PRIMARY KEY (run_id, seq, proto, state, reason, ttl),
+    FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
+);
+CREATE TABLE services (
+    run_id         BIGINT  NOT NULL,
+    seq            BIGINT  NOT NULL,
+    proto          TEXT    NOT NULL,
+    port           INTEGER NOT NULL,
+    name           TEXT    NOT NULL,
+    product        TEXT,
+    version        TEXT,
+    extrainfo      TEXT,
+    hostname       TEXT,
+    ostype         TEXT,
+    devicetype     TEXT,
+    tunnel         TEXT,
+    conf           INTEGER NOT NULL,
+    cpe            TEXT,
+    tls_version    TEXT,
+    tls_cipher     TEXT,
+    tls_alpn       TEXT,
+    tls_subject    TEXT,
+    tls_issuer     TEXT,
+    tls_sans       TEXT,
+    tls_not_before BIGINT,
+    tls_not_after  BIGINT,
+    tls_key        TEXT,
+    tls_sha256     TEXT,
+    PRIMARY KEY (run_id, seq, proto, port),
+    FOREIGN KEY (run_id, seq, proto, port) REFERENCES ports (run_id, seq, proto, port) ON DELETE CASCADE
+);
+"#];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_migration_per_version_in_both_dialects() {
+        assert_eq!(SQLITE.len() as i64, VERSION);
+        assert_eq!(POSTGRES.len() as i64, VERSION);
+    }
+}

@@ -1,0 +1,467 @@
+//! The embedded back-end: one SQLite file, WAL mode and a busy timeout so
+//! that scans running at once all land (each write transaction waits its
+//! turn; readers never block writers).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use vigie_report::{HostReport, RunStats};
+
+use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
+use crate::{dur_us, to_us, StoredRun};
+use crate::{schema, sql, writer, Filter, RunMeta, RunStatus, RunSummary, Store, StoreError};
+
+/// How long a writer waits for another's transaction before giving up.
+const BUSY: Duration = Duration::from_secs(60);
+
+pub(crate) struct Sqlite {
+    conn: Connection,
+    path: PathBuf,
+    /// The next host `seq` of each run this connection writes.
+    next_seq: Vec<(i64, i64)>,
+}
+
+impl Sqlite {
+    pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        let what = format!("sqlite:{}", path.display());
+        let fail = |why: String| StoreError::Open {
+            what: what.clone(),
+            why,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| fail(crate::one_line(e)))?;
+        let mut s = Sqlite {
+            conn,
+            path: path.to_owned(),
+            next_seq: Vec::new(),
+        };
+        s.setup().map_err(|e| fail(e.to_string()))?;
+        Ok(s)
+    }
+
+    fn setup(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(BUSY)?;
+        // Reading the header is where a file that is not a database fails.
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Sqlite(format!(
+                "cannot use WAL mode (journal mode is {mode})"
+            )));
+        }
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        self.migrate()
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS vigie_schema (version INTEGER NOT NULL)")?;
+        let found: Option<i64> = tx
+            .query_row("SELECT MAX(version) FROM vigie_schema", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let found = found.unwrap_or(0);
+        if found > schema::VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: schema::VERSION,
+            });
+        }
+        for (i, m) in schema::SQLITE.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(m)?;
+            tx.execute("DELETE FROM vigie_schema", [])?;
+            tx.execute(
+                "INSERT INTO vigie_schema (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn seq(&mut self, run: i64) -> Result<i64, StoreError> {
+        if let Some((_, s)) = self.next_seq.iter().find(|(r, _)| *r == run) {
+            return Ok(*s);
+        }
+        let s: i64 = self.conn.query_row(sql::NEXT_SEQ, [run], |r| r.get(0))?;
+        self.next_seq.push((run, s));
+        Ok(s)
+    }
+
+    fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummaryRow, i64)> {
+        Ok((
+            RunSummaryRow {
+                id: r.get(0)?,
+                started: r.get(1)?,
+                ended: r.get(2)?,
+                status: r.get(3)?,
+                args: r.get(4)?,
+                targets: r.get(5)?,
+                technique: r.get(6)?,
+                hosts_up: r.get(7)?,
+                open_ports: r.get(8)?,
+            },
+            0,
+        ))
+    }
+}
+
+/// A `runs` row as read, before its words are checked.
+pub(crate) struct RunSummaryRow {
+    pub id: i64,
+    pub started: i64,
+    pub ended: Option<i64>,
+    pub status: String,
+    pub args: String,
+    pub targets: String,
+    pub technique: String,
+    pub hosts_up: i64,
+    pub open_ports: i64,
+}
+
+impl RunSummaryRow {
+    pub fn check(self) -> Result<RunSummary, StoreError> {
+        let status = RunStatus::parse(&self.status).ok_or_else(|| StoreError::Corrupt {
+            id: self.id,
+            why: format!("unknown status {:?}", self.status),
+        })?;
+        Ok(RunSummary {
+            id: self.id,
+            start: crate::from_us(self.started),
+            end: self.ended.map(crate::from_us),
+            status,
+            args: self.args,
+            targets: self.targets,
+            technique: self.technique,
+            hosts_up: self.hosts_up.max(0) as u64,
+            open_ports: self.open_ports.max(0) as u64,
+        })
+    }
+}
+
+/// The rest of a `runs` row `load` needs.
+pub(crate) struct RunRest {
+    pub seed: String,
+    pub verbose: i64,
+    pub elapsed_us: Option<i64>,
+    pub hosts_down: Option<i64>,
+    pub hosts_total: Option<i64>,
+}
+
+/// A `scans` row.
+pub(crate) type ScanRow = (String, String, String, Option<String>);
+
+impl Store for Sqlite {
+    fn begin_run(&mut self, meta: &RunMeta) -> Result<i64, StoreError> {
+        let (host, pid, start) = writer::me();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id: i64 = tx.query_row(
+            sql::INSERT_RUN,
+            params![
+                vigie_report::NAME,
+                vigie_report::VERSION,
+                meta.info.args,
+                meta.targets,
+                meta.technique(),
+                meta.seed.to_string(),
+                i64::from(meta.info.verbose),
+                to_us(meta.info.start),
+                host,
+                i64::from(pid),
+                start,
+            ],
+            |r| r.get(0),
+        )?;
+        for (i, s) in meta.info.scans.iter().enumerate() {
+            tx.execute(
+                sql::INSERT_SCAN,
+                params![
+                    id,
+                    i as i64,
+                    s.technique.nmap_name(),
+                    s.proto.as_str(),
+                    s.ports.to_nmap_string(),
+                    s.scanflags,
+                ],
+            )?;
+        }
+        tx.commit()?;
+        self.next_seq.push((id, 0));
+        Ok(id)
+    }
+
+    fn add_hosts(&mut self, run: i64, hosts: &[HostReport]) -> Result<(), StoreError> {
+        let first = self.seq(run)?;
+        let mut b = Batch::default();
+        for (i, h) in hosts.iter().enumerate() {
+            b.push(first + i as i64, h);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, \
+                 latency_us, start_us, end_us, srtt_us, rttvar_us, timeout_us) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?;
+            for h in &b.hosts {
+                st.execute(params![
+                    run,
+                    h.seq,
+                    h.addr,
+                    h.hostname,
+                    h.mac,
+                    h.up,
+                    h.reason,
+                    h.ttl,
+                    h.latency_us,
+                    h.start_us,
+                    h.end_us,
+                    h.srtt_us,
+                    h.rttvar_us,
+                    h.timeout_us
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO ports (run_id, seq, proto, port, state, reason, ttl, service) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for p in &b.ports {
+                st.execute(params![
+                    run, p.seq, p.proto, p.port, p.state, p.reason, p.ttl, p.service
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO port_ranges (run_id, seq, proto, state, reason, ttl, ports) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for r in &b.ranges {
+                st.execute(params![
+                    run, r.seq, r.proto, r.state, r.reason, r.ttl, r.ports
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO services (run_id, seq, proto, port, name, product, version, \
+                 extrainfo, hostname, ostype, devicetype, tunnel, conf, cpe, tls_version, \
+                 tls_cipher, tls_alpn, tls_subject, tls_issuer, tls_sans, tls_not_before, \
+                 tls_not_after, tls_key, tls_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                 ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+            )?;
+            for s in &b.services {
+                st.execute(params![
+                    run,
+                    s.seq,
+                    s.proto,
+                    s.port,
+                    s.name,
+                    s.product,
+                    s.version,
+                    s.extrainfo,
+                    s.hostname,
+                    s.ostype,
+                    s.devicetype,
+                    s.tunnel,
+                    s.conf,
+                    s.cpe,
+                    s.tls_version,
+                    s.tls_cipher,
+                    s.tls_alpn,
+                    s.tls_subject,
+                    s.tls_issuer,
+                    s.tls_sans,
+                    s.tls_not_before,
+                    s.tls_not_after,
+                    s.tls_key,
+                    s.tls_sha256
+                ])?;
+            }
+        }
+        tx.commit()?;
+        if let Some((_, s)) = self.next_seq.iter_mut().find(|(r, _)| *r == run) {
+            *s = first + hosts.len() as i64;
+        }
+        Ok(())
+    }
+
+    fn finish_run(
+        &mut self,
+        run: i64,
+        stats: &RunStats,
+        status: RunStatus,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            sql::FINISH_RUN,
+            params![
+                run,
+                to_us(stats.end),
+                dur_us(stats.elapsed),
+                status.as_str(),
+                stats.hosts_up as i64,
+                stats.hosts_down as i64,
+                stats.hosts_total as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn reap(&mut self) -> Result<(), StoreError> {
+        let running: Vec<(i64, String, i64, String)> = {
+            let mut st = self.conn.prepare(sql::RUNNING)?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, host, pid, start) in running {
+            if writer::gone(&host, pid, &start) {
+                self.conn.execute(sql::MARK_INTERRUPTED, [id])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&mut self, f: &Filter) -> Result<Vec<RunSummary>, StoreError> {
+        let pattern = f.target.as_deref().map(sql::word_pattern);
+        let addr = f.target.as_deref().and_then(crate::target_addr);
+        let limit = f.limit.map(|n| n.min(i64::MAX as u64) as i64).unwrap_or(-1);
+        let mut st = self.conn.prepare(sql::LIST)?;
+        let rows = st.query_map(
+            params![pattern, addr, f.complete_only, limit],
+            Self::summary,
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?.0.check()?);
+        }
+        Ok(out)
+    }
+
+    fn load(&mut self, id: i64) -> Result<StoredRun, StoreError> {
+        let tx = self.conn.transaction()?;
+        let head = tx
+            .query_row(sql::ONE_RUN, [id], |r| {
+                let (s, _) = Sqlite::summary(r)?;
+                Ok((
+                    s,
+                    RunRest {
+                        seed: r.get(9)?,
+                        verbose: r.get(10)?,
+                        elapsed_us: r.get(11)?,
+                        hosts_down: r.get(12)?,
+                        hosts_total: r.get(13)?,
+                    },
+                ))
+            })
+            .optional()?
+            .ok_or(StoreError::NoSuchRun(id))?;
+        let scans: Vec<ScanRow> = {
+            let mut st = tx.prepare(sql::SCANS)?;
+            let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let hosts: Vec<HostRow> = {
+            let mut st = tx.prepare(sql::HOSTS)?;
+            let rows = st.query_map([id], |r| {
+                Ok(HostRow {
+                    seq: r.get(0)?,
+                    addr: r.get(1)?,
+                    hostname: r.get(2)?,
+                    mac: r.get(3)?,
+                    up: r.get(4)?,
+                    reason: r.get(5)?,
+                    ttl: r.get(6)?,
+                    latency_us: r.get(7)?,
+                    start_us: r.get(8)?,
+                    end_us: r.get(9)?,
+                    srtt_us: r.get(10)?,
+                    rttvar_us: r.get(11)?,
+                    timeout_us: r.get(12)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let ports: Vec<PortRow> = {
+            let mut st = tx.prepare(sql::PORTS)?;
+            let rows = st.query_map([id], |r| {
+                Ok(PortRow {
+                    seq: r.get(0)?,
+                    proto: r.get(1)?,
+                    port: r.get(2)?,
+                    state: r.get(3)?,
+                    reason: r.get(4)?,
+                    ttl: r.get(5)?,
+                    service: r.get(6)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let ranges: Vec<RangeRow> = {
+            let mut st = tx.prepare(sql::RANGES)?;
+            let rows = st.query_map([id], |r| {
+                Ok(RangeRow {
+                    seq: r.get(0)?,
+                    proto: r.get(1)?,
+                    state: r.get(2)?,
+                    reason: r.get(3)?,
+                    ttl: r.get(4)?,
+                    ports: r.get(5)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let services: Vec<ServiceRow> = {
+            let mut st = tx.prepare(sql::SERVICES)?;
+            let rows = st.query_map([id], |r| {
+                Ok(ServiceRow {
+                    seq: r.get(0)?,
+                    proto: r.get(1)?,
+                    port: r.get(2)?,
+                    name: r.get(3)?,
+                    product: r.get(4)?,
+                    version: r.get(5)?,
+                    extrainfo: r.get(6)?,
+                    hostname: r.get(7)?,
+                    ostype: r.get(8)?,
+                    devicetype: r.get(9)?,
+                    tunnel: r.get(10)?,
+                    conf: r.get(11)?,
+                    cpe: r.get(12)?,
+                    tls_version: r.get(13)?,
+                    tls_cipher: r.get(14)?,
+                    tls_alpn: r.get(15)?,
+                    tls_subject: r.get(16)?,
+                    tls_issuer: r.get(17)?,
+                    tls_sans: r.get(18)?,
+                    tls_not_before: r.get(19)?,
+                    tls_not_after: r.get(20)?,
+                    tls_key: r.get(21)?,
+                    tls_sha256: r.get(22)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.finish()?;
+        let hosts = assemble(hosts, ports, ranges, services)
+            .map_err(|why| StoreError::Corrupt { id, why })?;
+        crate::load::stored_run(head.0.check()?, head.1, scans, hosts)
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}

@@ -248,6 +248,15 @@ fn usage_doc_names_every_flag() {
             );
         }
     }
+    for f in args::HISTORY {
+        for s in f.spell {
+            assert!(
+                named(s.text()),
+                "docs/usage.md does not name history's {}",
+                s.text()
+            );
+        }
+    }
     for f in args::WATCH
         .iter()
         .filter(|f| f.show != args::flags::Show::Hidden)

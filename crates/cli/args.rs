@@ -111,6 +111,10 @@ pub struct Options {
     pub rate: Option<f64>,
     /// `--stats-every TIME`.
     pub stats_every: Option<Duration>,
+    /// `--db URL`: the history store (else `VIGIE_DB`, else the default).
+    pub db: Option<String>,
+    /// `--no-history`: the scan is not recorded.
+    pub no_history: bool,
     /// `-p SPEC`, unparsed (`-p-` gives `"-"`).
     pub ports: Option<String>,
     /// `-F`.
@@ -286,7 +290,9 @@ pub const SECTIONS: &[Section] = &[
         title: "MISC",
         intro: "",
         outro: "vigie merge [-oX|-oJ|-oN|-oG <file>] <file>...: join the -oX (or -oJ)\n\
-                outputs of shards into one report (vigie merge --help)",
+                outputs of shards into one report (vigie merge --help)\n\
+                vigie history [show <id>]: the scans recorded (vigie history --help)\n\
+                vigie diff [<a> [<b>]]: what changed between two scans (vigie diff --help)",
     },
     Section {
         title: "NMAP OPTIONS NOT IN VIGIE YET",
@@ -897,6 +903,25 @@ pub const SCAN: &[Flag<Cmd>] = &[
             Ok(())
         },
     ),
+    Flag::valued(
+        &[Long("--db")],
+        "url",
+        Complete::Any,
+        OUTPUT,
+        "record the scan in this history store: sqlite:PATH or\n\
+         postgres://user@host:port/db (default: $VIGIE_DB, else\n\
+         sqlite:$XDG_DATA_HOME/vigie/history.db)",
+        |c, v| {
+            c.o.db = Some(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Long("--no-history")],
+        OUTPUT,
+        "do not record the scan in the history store",
+        |c, _| yes(&mut c.o.no_history),
+    ),
     // MISC
     Flag::valued(
         &[Long("--seed")],
@@ -1469,6 +1494,9 @@ fn check(o: &Options) -> Result<(), ArgError> {
     if o.targets.is_empty() && o.input_list.is_none() {
         return err("no targets given (see vigie --help)".into());
     }
+    if o.db.is_some() && o.no_history {
+        return err("--db names where to record the scan; --no-history says not to".into());
+    }
     Ok(())
 }
 
@@ -1751,6 +1779,187 @@ pub fn parse_watch(args: &[String]) -> Result<WatchOptions, ArgError> {
     }
     if !o.block && (!o.allow.is_empty() || o.block_for.is_some()) {
         return Err(ArgError("--allow and --block-for need --block".into()));
+    }
+    Ok(o)
+}
+
+// ---- vigie history ----
+
+/// `vigie history`'s options.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HistoryOptions {
+    /// `--db URL` (else `VIGIE_DB`, else the default store).
+    pub db: Option<String>,
+    /// `--target SPEC`: scans of these targets, or that found this address.
+    pub target: Option<String>,
+    /// `-n N`: the newest N scans.
+    pub limit: Option<u64>,
+    /// `show ID`: one scan, written again.
+    pub show: Option<i64>,
+    /// The outputs of `show` (kind, path), in order.
+    pub outs: Vec<(MergeOut, String)>,
+    pub help: bool,
+}
+
+fn history_out(o: &mut HistoryOptions, kind: MergeOut, path: &str) -> Result<(), String> {
+    o.outs.push((kind, path.to_string()));
+    Ok(())
+}
+
+/// `vigie history`'s sections.
+pub const HISTORY_SECTIONS: &[Section] = &[
+    Section {
+        title: "WHICH SCANS",
+        intro: "Every scan is recorded unless run with --no-history; the list is newest\n\
+                first: id, start, status, technique, hosts up, open ports, targets.",
+        outro: "",
+    },
+    Section {
+        title: "SHOW (vigie history show <id>)",
+        intro: "Without an output option the scan is written as nmap's screen output;\n\
+                a file name of - means standard output.",
+        outro: "",
+    },
+];
+
+/// `vigie history`'s flags.
+pub const HISTORY: &[Flag<HistoryOptions>] = &[
+    Flag::valued(
+        &[Long("--db")],
+        "url",
+        Complete::Any,
+        0,
+        "the store: sqlite:PATH or postgres://user@host:port/db\n\
+         (default: $VIGIE_DB, else sqlite:$XDG_DATA_HOME/vigie/history.db)",
+        |o, v| {
+            o.db = Some(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--target")],
+        "spec",
+        Complete::Any,
+        0,
+        "only scans of this target (a word of their targets) or\n\
+         that found this address",
+        |o, v| {
+            o.target = Some(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-n")],
+        "n",
+        Complete::Any,
+        0,
+        "only the newest <n> scans",
+        |o, v| {
+            let n: u64 = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| "expected a count of scans (1 or more)".to_string())?;
+            o.limit = Some(n);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oX")],
+        "file",
+        Complete::File,
+        1,
+        "XML output (nmap's DTD)",
+        |o, v| history_out(o, MergeOut::Xml, v),
+    ),
+    Flag::valued(
+        &[Glued("-oJ")],
+        "file",
+        Complete::File,
+        1,
+        "JSON Lines output",
+        |o, v| history_out(o, MergeOut::Json, v),
+    ),
+    Flag::valued(
+        &[Glued("-oN")],
+        "file",
+        Complete::File,
+        1,
+        "normal output",
+        |o, v| history_out(o, MergeOut::Normal, v),
+    ),
+    Flag::valued(
+        &[Glued("-oG")],
+        "file",
+        Complete::File,
+        1,
+        "grepable output",
+        |o, v| history_out(o, MergeOut::Grep, v),
+    ),
+    Flag::switch(
+        &[Word("-h"), Long("--help")],
+        0,
+        "print this help",
+        |o, _| yes(&mut o.help),
+    ),
+];
+
+/// `vigie history`'s table.
+pub const HISTORY_TABLE: Table<HistoryOptions> = Table {
+    flags: HISTORY,
+    sections: HISTORY_SECTIONS,
+    command: "vigie history",
+};
+
+/// `vigie history --help`.
+pub fn history_help() -> String {
+    render(
+        &HISTORY_TABLE,
+        "vigie history: the scans recorded in the history store\n\
+         Usage: vigie history [--db <url>] [--target <spec>] [-n <n>]\n\
+         \x20      vigie history show <id> [--db <url>] [-oX|-oJ|-oN|-oG <file>]...\n",
+        "",
+    )
+}
+
+/// Parses `vigie history`'s arguments (after the word `history`).
+pub fn parse_history(args: &[String]) -> Result<HistoryOptions, ArgError> {
+    let mut o = HistoryOptions::default();
+    let mut words = Vec::new();
+    HISTORY_TABLE.parse(args, &mut o, &mut |_, w| words.push(w.to_string()))?;
+    if o.help {
+        return Ok(o);
+    }
+    match words.as_slice() {
+        [] => {}
+        [show, id] if show == "show" => {
+            let n: i64 = id
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ArgError(format!("history show: '{id}' is not a scan id")))?;
+            o.show = Some(n);
+        }
+        [show] if show == "show" => {
+            return Err(ArgError(
+                "history show needs a scan id (see vigie history)".into(),
+            ))
+        }
+        [w, ..] => {
+            return Err(ArgError(format!(
+                "history: unexpected '{w}' (usage: vigie history [show <id>])"
+            )))
+        }
+    }
+    if o.show.is_none() && !o.outs.is_empty() {
+        return Err(ArgError(
+            "history: -oX/-oJ/-oN/-oG write one scan: vigie history show <id>".into(),
+        ));
+    }
+    if o.show.is_some() && (o.target.is_some() || o.limit.is_some()) {
+        return Err(ArgError(
+            "history show: --target and -n choose scans to list, not one to show".into(),
+        ));
     }
     Ok(o)
 }

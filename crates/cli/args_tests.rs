@@ -111,6 +111,8 @@ fn every_flag_at_once() {
         shard: None,
         rate: None,
         stats_every: None,
+        db: None,
+        no_history: false,
         ports: Some("22,80".into()),
         fast: true,
         top_ports: Some(10),

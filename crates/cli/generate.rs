@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::args::flags::{first_line, Complete, Flag, Section, Show, Spell, Table};
-use crate::args::{Generate, MERGE_TABLE, TABLE, WATCH_TABLE};
+use crate::args::{Generate, HISTORY_TABLE, MERGE_TABLE, TABLE, WATCH_TABLE};
 
 /// The text `--generate` prints.
 pub fn generate(what: Generate) -> String {
@@ -132,6 +132,9 @@ fn man() -> String {
          .br\n\
          .B vigie merge\n\
          [\\fB\\-oX\\fR|\\fB\\-oJ\\fR|\\fB\\-oN\\fR|\\fB\\-oG\\fR \\fIfile\\fR]... \\fIfile\\fR...\n\
+         .br\n\
+         .B vigie history\n\
+         [\\fBshow\\fR \\fIid\\fR] [\\fIoptions\\fR]\n\
          .SH DESCRIPTION\n\
          vigie finds the open ports of the hosts it is given, with nmap's flags and output\n\
          formats: a stateless raw-packet engine for SYN, FIN, NULL, Xmas, ACK, Window,\n\
@@ -169,6 +172,14 @@ fn man() -> String {
          once (see docs/watch.md)."
     );
     man_sections(&mut m, &WATCH_TABLE, WATCH_TABLE.sections);
+    let _ = writeln!(
+        m,
+        ".SH \"VIGIE HISTORY\"\n\
+         Every scan is recorded as it runs in a history store (SQLite by default,\n\
+         PostgreSQL with \\fB\\-\\-db\\fR); \\fBvigie history\\fR lists the scans, newest first,\n\
+         and \\fBvigie history show\\fR \\fIid\\fR writes one again as if just run."
+    );
+    man_sections(&mut m, &HISTORY_TABLE, HISTORY_TABLE.sections);
     let _ = writeln!(
         m,
         ".SH \"EXIT STATUS\"\n\

@@ -2,6 +2,7 @@
 
 mod args;
 mod generate;
+mod history;
 mod merge;
 mod progress;
 mod respond;
@@ -76,6 +77,10 @@ fn run() -> Result<ExitCode, Fail> {
     }
     if words.get(1).is_some_and(|a| a == "watch") {
         watch::run(&words[2..])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if words.get(1).is_some_and(|a| a == "history") {
+        history::run(&words[2..])?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut resumed = None;
@@ -161,6 +166,14 @@ fn run() -> Result<ExitCode, Fail> {
     })
     .map_err(|e| session_fail(SessionError::from(e)))?;
 
+    // The store is opened (and a bad one refused) before any output file
+    // is created or any probe sent.
+    let store = match opts.no_history {
+        true => None,
+        false => Some(history::open_for_scan(&history::store_url(
+            opts.db.as_deref(),
+        )?)?),
+    };
     let mut sinks = open_sinks(&opts)?;
     let report_on_stdout = [
         &opts.out_normal,
@@ -196,6 +209,20 @@ fn run() -> Result<ExitCode, Fail> {
             .collect(),
         verbose: opts.verbose,
     };
+    let mut recorder = match store {
+        Some(store) => Some(
+            vigie_store::Recorder::start(
+                store,
+                &vigie_store::RunMeta {
+                    info: info.clone(),
+                    targets: targets_word(&opts),
+                    seed,
+                },
+            )
+            .map_err(|e| usage(format!("history: {e}")))?,
+        ),
+        None => None,
+    };
     let mut out = Output::new(&mut sinks);
     progress::suspend(|| out.write(|s| s.begin(&info)))?;
 
@@ -225,6 +252,7 @@ fn run() -> Result<ExitCode, Fail> {
         seed,
         stream_udp: !report_on_stdout,
         names: HashMap::new(),
+        recorder: recorder.as_mut(),
     };
     let summary = session.run(&mut sink, &env).map_err(session_fail)?;
     display.finish();
@@ -236,10 +264,32 @@ fn run() -> Result<ExitCode, Fail> {
         hosts_total: summary.up + summary.down + summary.timed_out,
     };
     out.write(|s| s.finish(&info, &stats))?;
+    if let Some(r) = recorder {
+        let status = match summary.interrupted {
+            true => vigie_store::RunStatus::Interrupted,
+            false => vigie_store::RunStatus::Complete,
+        };
+        if let Err(e) = r.finish(&stats, status) {
+            // The outputs are whole; the history is not.
+            return Err(Fail::Runtime(format!(
+                "history: {e} (the scan's outputs are complete; its record is not)"
+            )));
+        }
+    }
     if summary.interrupted {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The targets as recorded in the history: the words given, and the list
+/// file's name (`-iL FILE`).
+fn targets_word(opts: &args::Options) -> String {
+    let mut words = opts.targets.clone();
+    if let Some(f) = &opts.input_list {
+        words.push(format!("-iL {}", f.display()));
+    }
+    words.join(" ")
 }
 
 /// Ctrl-C / SIGTERM: the scan stops sending, collects the replies in

@@ -41,7 +41,7 @@ fn read_all(files: &[String]) -> Result<(Format, Report), String> {
 
 /// The writers' switches, as the shards were run: `-v` from the recorded
 /// verbosity, `--reason` / `--open` from the recorded command line.
-fn writer_options(report: &Report) -> Options {
+pub(crate) fn writer_options(report: &Report) -> Options {
     // The recorded line read back by the scan's own parser (quoted words
     // split as they were joined); a line it cannot read sets neither.
     let words: Vec<String> = report

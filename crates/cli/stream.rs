@@ -32,6 +32,8 @@ pub(crate) struct ReportSink<'o, 's> {
     pub stream_udp: bool,
     /// Reverse names of the report window being written.
     pub names: HashMap<IpAddr, String>,
+    /// The history store's writer, unless `--no-history`.
+    pub recorder: Option<&'o mut vigie_store::Recorder>,
 }
 
 impl Sink for ReportSink<'_, '_> {
@@ -93,7 +95,14 @@ impl Sink for ReportSink<'_, '_> {
             timeout: h.timeout,
         };
         let out = &mut *self.out;
-        progress::suspend(|| out.write(|s| s.host(&r)))
+        progress::suspend(|| out.write(|s| s.host(&r)))?;
+        // Up hosts, and down ones when the outputs list them (-v).
+        if let Some(rec) = self.recorder.as_deref_mut() {
+            if r.status.up || self.opts.verbose > 0 {
+                rec.host(r);
+            }
+        }
+        Ok(())
     }
 
     fn timed_out(&mut self, addr: IpAddr) -> Result<(), Fail> {

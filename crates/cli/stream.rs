@@ -96,11 +96,9 @@ impl Sink for ReportSink<'_, '_> {
         };
         let out = &mut *self.out;
         progress::suspend(|| out.write(|s| s.host(&r)))?;
-        // Up hosts, and down ones when the outputs list them (-v).
+        // Every host the outputs were given, down ones too (-oJ lists them).
         if let Some(rec) = self.recorder.as_deref_mut() {
-            if r.status.up || self.opts.verbose > 0 {
-                rec.host(r);
-            }
+            rec.host(r);
         }
         Ok(())
     }

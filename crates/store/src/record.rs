@@ -142,11 +142,3 @@ fn write_loop(
         }
     }
 }
-
-impl RunMeta {
-    /// Whether a host is kept: up hosts always, down ones when the scan's
-    /// outputs list them too (`-v`, as nmap's XML does).
-    pub fn keeps(&self, host: &HostReport) -> bool {
-        host.status.up || self.info.verbose > 0
-    }
-}

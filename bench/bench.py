@@ -640,6 +640,91 @@ def case_version():
     print(flush=True)
 
 
+class Postgres:
+    """A private PostgreSQL server (Debian's postgresql) on a Unix socket in
+    TMP, for the history case; stopped by stop()."""
+
+    def __init__(self):
+        import glob
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        self.ok = bool(bins)
+        if not self.ok:
+            return
+        self.bin = os.path.dirname(bins[-1])
+        self.dir = os.path.join(TMP, "pg")
+        os.makedirs(self.dir, exist_ok=True)
+        sh("chown", "postgres", self.dir)
+        os.chmod(TMP, 0o755)
+        as_pg = ["runuser", "-u", "postgres", "--"]
+        sh(*as_pg, f"{self.bin}/initdb", "-A", "trust", "-U", "vigie", "--no-sync",
+           "-D", f"{self.dir}/data", check=True)
+        # fsync stays on: the cost measured is the real one.
+        sh(*as_pg, f"{self.bin}/pg_ctl", "-w", "-D", f"{self.dir}/data", "-l",
+           f"{self.dir}/log", "-o", f"-c listen_addresses='' -k {self.dir}", "start", check=True)
+        sh(f"{self.bin}/createdb", "-h", self.dir, "-U", "vigie", "bench", check=True)
+        self.url = "postgres://vigie@" + self.dir.replace("/", "%2F") + "/bench"
+
+    def stop(self):
+        if self.ok:
+            sh("runuser", "-u", "postgres", "--", f"{self.bin}/pg_ctl", "-w", "-m", "fast",
+               "-D", f"{self.dir}/data", "stop")
+
+
+def case_history():
+    """The cost of recording every scan: the same scan with --no-history,
+    into the default kind of store (a SQLite file) and into PostgreSQL
+    (fsync on), interleaved, -oJ to a file; each run's record is read back
+    and its open ports counted."""
+    pg = Postgres()
+    db = os.path.join(TMP, "history.db")
+    stores = {"none": ["--no-history"], "sqlite": ["--db", f"sqlite:{db}"]}
+    if pg.ok:
+        stores["postgres"] = ["--db", pg.url]
+    else:
+        print("  (PostgreSQL not installed: its row is skipped)", flush=True)
+
+    def stored_count(flags):
+        """Open ports of the newest recorded scan, from history show -oJ."""
+        if flags == ["--no-history"]:
+            return None
+        out = sh(VIGIE, "history", *flags, "-n", "1").stdout.splitlines()
+        newest = out[1].split()[0]
+        shown = sh(VIGIE, "history", *flags, "show", newest, "-oJ", "-").stdout
+        return sum(1 for s in vigie_states(shown).values() if s == "open")
+
+    def measure(case, scan, live):
+        fns = {}
+        for name, flags in stores.items():
+            def run(flags=flags):
+                # To a file, as a scan kept for later would be: a pipe read
+                # by this script would weigh on the same two cores.
+                jsonl = os.path.join(TMP, "history-case.jsonl")
+                t, _, err = timed(in_scanner(VIGIE, *scan, *flags, "-oJ", jsonl))
+                with open(jsonl) as f:
+                    out = f.read()
+                found = sum(1 for s in vigie_states(out).values() if s == "open")
+                kept = stored_count(flags)
+                if found != live:
+                    return t, f"{found}/{live} found"
+                if kept is not None and kept != found:
+                    return t, f"stored {kept}/{found}"
+                return t, "exact" + (" (stored, read back)" if kept is not None else "")
+            fns[name] = run
+        r = interleave(repeat=max(REPEAT, 5), **fns)
+        base = record(case, "vigie --no-history", *r["none"])
+        for name in stores:
+            if name == "none":
+                continue
+            v = record(case, f"vigie → {name}", *r[name])
+            GOALS.append((f"{case}: recording into {name} ≤ 1.05 × none", v / base, 1.05))
+
+    try:
+        measure("history /16 :80", ["-sS", "-p80", "-n", "-Pn", SWEEP], SWEEP_LIVE)
+        measure("history -p-", ["-sS", "-p-", "-n", "-Pn", TARGET], len(OPEN))
+    finally:
+        pg.stop()
+
+
 GOALS = []
 HAVE_RUSTSCAN = sh("sh", "-c", f"command -v {RUSTSCAN}").returncode == 0
 GW_MAC = ""
@@ -652,7 +737,7 @@ def main():
         GW_MAC = re.search(r"link/ether (\S+)", sh("ip", "-n", T, "link", "show", "vb1").stdout).group(1)
     cases = {"syn": case_syn_all, "sweep": case_sweep, "connect": case_connect,
              "sink": case_sink, "rate": case_rate, "loss": case_loss, "sparse": case_sparse,
-             "memory": case_memory, "version": case_version}
+             "memory": case_memory, "version": case_version, "history": case_history}
     for name, fn in cases.items():
         if ONLY and name not in ONLY:
             continue

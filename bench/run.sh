@@ -2,7 +2,7 @@
 # One command: install the other scanners, build vigie, build the lab, run
 # every case REPEAT times (default 3), print medians, ratios, accuracy.
 #   sudo bench/run.sh            # everything
-#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory version
+#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory version history
 #   ONLY=sparse REPEAT=1 bench/run.sh  # one case, one run
 #   ONLY=version REPEAT_UDP=1 bench/run.sh  # -sV beside nmap -sV on `vigie-lab services`
 #                                           # (its daemons: the apt list in .ci/run)
@@ -13,6 +13,8 @@ need=()
 for pkg in nmap masscan zmap iptables python3; do
     command -v "$pkg" >/dev/null || need+=("$pkg")
 done
+# The history case's PostgreSQL server (initdb and pg_ctl are not on PATH).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -q "${need[@]}" >/dev/null
 fi

@@ -25,7 +25,7 @@ pub(crate) fn store_url(flag: Option<&str>) -> Result<DbUrl, Fail> {
 /// A store opened for writing a scan; a store that cannot be opened is a
 /// usage error (exit 2), before anything is sent.
 pub(crate) fn open_for_scan(url: &DbUrl) -> Result<Box<dyn Store>, Fail> {
-    vigie_store::open(url).map_err(|e| usage(format!("history: {e}")))
+    vigie_store::open_for_scan(url).map_err(|e| usage(format!("history: {e}")))
 }
 
 /// A store opened to read it, its dead writers' scans marked interrupted.

@@ -32,6 +32,8 @@ mod writer;
 
 pub use record::{Recorder, BATCH};
 pub use rows::RANGE_MIN;
+#[doc(hidden)]
+pub use sqlite::fuzz_load;
 
 /// Why the store could not do what was asked. Every message is one line.
 #[derive(Debug, Error)]
@@ -152,8 +154,18 @@ fn hide_password(url: &str) -> String {
 /// Open (creating if need be) the store `url` names, its schema brought up
 /// to date.
 pub fn open(url: &DbUrl) -> Result<Box<dyn Store>, StoreError> {
+    open_as(url, false)
+}
+
+/// Open the store a scan records into (SQLite: a connection that leaves
+/// checkpoints to the readers; see `docs/history.md`).
+pub fn open_for_scan(url: &DbUrl) -> Result<Box<dyn Store>, StoreError> {
+    open_as(url, true)
+}
+
+fn open_as(url: &DbUrl, scan: bool) -> Result<Box<dyn Store>, StoreError> {
     match url {
-        DbUrl::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open(path)?)),
+        DbUrl::Sqlite(path) => Ok(Box::new(sqlite::Sqlite::open(path, scan)?)),
         DbUrl::Postgres(u) => Ok(Box::new(postgres::Postgres::open(u)?)),
     }
 }

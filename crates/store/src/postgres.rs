@@ -6,6 +6,8 @@
 //! reader can tell a scan still running (lock held) from one whose scanner
 //! was killed (lock free: the server released it with the session).
 
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::Type;
 use postgres::{Client, NoTls};
 use vigie_report::{HostReport, RunStats};
 
@@ -170,47 +172,77 @@ impl Store for Postgres {
             b.push(first + i as i64, h);
         }
         let mut tx = self.client.transaction()?;
-        let h = &b.hosts;
-        tx.execute(
-            "INSERT INTO hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, \
-             start_us, end_us, srtt_us, rttvar_us, timeout_us) \
-             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], \
-             $6::boolean[], $7::text[], $8::integer[], $9::bigint[], $10::bigint[], \
-             $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])",
-            &[
-                &run,
-                &col(h, |r: &HostRow| r.seq),
-                &col(h, |r| r.addr.clone()),
-                &col(h, |r| r.hostname.clone()),
-                &col(h, |r| r.mac.clone()),
-                &col(h, |r| r.up),
-                &col(h, |r| r.reason.clone()),
-                &col(h, |r| r.ttl),
-                &col(h, |r| r.latency_us),
-                &col(h, |r| r.start_us),
-                &col(h, |r| r.end_us),
-                &col(h, |r| r.srtt_us),
-                &col(h, |r| r.rttvar_us),
-                &col(h, |r| r.timeout_us),
-            ],
-        )?;
-        let p = &b.ports;
-        if !p.is_empty() {
-            tx.execute(
-                "INSERT INTO ports (run_id, seq, proto, port, state, reason, ttl, service) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::integer[], \
-                 $5::text[], $6::text[], $7::integer[], $8::text[])",
-                &[
-                    &run,
-                    &col(p, |r: &PortRow| r.seq),
-                    &col(p, |r| r.proto.clone()),
-                    &col(p, |r| r.port),
-                    &col(p, |r| r.state.clone()),
-                    &col(p, |r| r.reason.clone()),
-                    &col(p, |r| r.ttl),
-                    &col(p, |r| r.service.clone()),
-                ],
+        // Not waiting for this batch to reach the disk: the run's end is a
+        // commit that does wait, and flushes every batch before it.
+        tx.batch_execute("SET LOCAL synchronous_commit = off")?;
+        {
+            let sink = tx.copy_in(
+                "COPY hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, \
+                 start_us, end_us, srtt_us, rttvar_us, timeout_us) FROM STDIN BINARY",
             )?;
+            let mut w = BinaryCopyInWriter::new(
+                sink,
+                &[
+                    Type::INT8,
+                    Type::INT8,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::BOOL,
+                    Type::TEXT,
+                    Type::INT4,
+                    Type::INT8,
+                    Type::INT8,
+                    Type::INT8,
+                    Type::INT8,
+                    Type::INT8,
+                    Type::INT8,
+                ],
+            );
+            for h in &b.hosts {
+                w.write(&[
+                    &run,
+                    &h.seq,
+                    &h.addr,
+                    &h.hostname,
+                    &h.mac,
+                    &h.up,
+                    &h.reason,
+                    &h.ttl,
+                    &h.latency_us,
+                    &h.start_us,
+                    &h.end_us,
+                    &h.srtt_us,
+                    &h.rttvar_us,
+                    &h.timeout_us,
+                ])?;
+            }
+            w.finish()?;
+        }
+        if !b.ports.is_empty() {
+            let sink = tx.copy_in(
+                "COPY ports (run_id, seq, proto, port, state, reason, ttl, service) \
+                 FROM STDIN BINARY",
+            )?;
+            let mut w = BinaryCopyInWriter::new(
+                sink,
+                &[
+                    Type::INT8,
+                    Type::INT8,
+                    Type::TEXT,
+                    Type::INT4,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::INT4,
+                    Type::TEXT,
+                ],
+            );
+            for p in &b.ports {
+                w.write(&[
+                    &run, &p.seq, &p.proto, &p.port, &p.state, &p.reason, &p.ttl, &p.service,
+                ])?;
+            }
+            w.finish()?;
         }
         let g = &b.ranges;
         if !g.is_empty() {

@@ -1,15 +1,16 @@
 //! Recording a scan while it runs, off the scan's own threads.
 //!
 //! The scan hands each finished host to [`Recorder::host`] (a bounded
-//! channel: no whole-scan buffer); a writer thread takes what has queued
-//! up, at most [`BATCH`] hosts, and writes it in one transaction. A store
+//! channel: no whole-scan buffer); a writer thread gathers what arrives
+//! within 50 ms of a first host, at most [`BATCH`] hosts, and writes it in
+//! one transaction. A store
 //! that fails mid-scan does not stop the scan: the error comes back from
 //! [`Recorder::finish`]. A recorder dropped without `finish` (the scan
 //! failed) writes what it has and marks the scan interrupted.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use vigie_report::{HostReport, RunStats};
 
@@ -17,6 +18,9 @@ use crate::{RunMeta, RunStatus, Store, StoreError};
 
 /// The most hosts one transaction writes.
 pub const BATCH: usize = 4096;
+
+/// How long a transaction waits for more hosts after its first.
+const GATHER: Duration = Duration::from_millis(50);
 
 /// How many hosts may wait for the writer before the scan waits for it.
 const QUEUE: usize = 2 * BATCH;
@@ -101,6 +105,9 @@ fn write_loop(
     start: SystemTime,
     rx: Receiver<Msg>,
 ) -> Result<(), StoreError> {
+    // The service table the rows are checked against is built now, while
+    // the scan runs, not when its hosts arrive.
+    crate::rows::warm_up();
     let mut batch: Vec<HostReport> = Vec::with_capacity(BATCH);
     let (mut up, mut seen) = (0u64, 0u64);
     loop {
@@ -111,12 +118,17 @@ fn write_loop(
             Err(_) => end = None,
         }
         let mut closed = end.is_none() && batch.is_empty();
+        // Hosts come one at a time, most in a burst when a block ends: a
+        // transaction takes what arrives within GATHER of its first host
+        // (or BATCH hosts), not one host each.
+        let deadline = Instant::now() + GATHER;
         while end.is_none() && !closed && batch.len() < BATCH {
-            match rx.try_recv() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
                 Ok(Msg::Host(h)) => batch.push(h),
                 Ok(Msg::Finish(s, st)) => end = Some((s, st)),
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => closed = true,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => closed = true,
             }
         }
         if !batch.is_empty() {

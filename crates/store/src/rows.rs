@@ -21,6 +21,11 @@ use crate::{dur_us, from_us, to_us};
 /// The fewest ports of one (protocol, state, reason, TTL) kept as ranges.
 pub const RANGE_MIN: usize = 16;
 
+/// Build vigie's service table now (the writer thread does, while idle).
+pub(crate) fn warm_up() {
+    builtin();
+}
+
 fn builtin() -> &'static ServiceDb {
     static DB: OnceLock<ServiceDb> = OnceLock::new();
     DB.get_or_init(ServiceDb::builtin)

@@ -57,8 +57,7 @@ CREATE TABLE hosts (
     rttvar_us  INTEGER,
     timeout_us INTEGER,
     PRIMARY KEY (run_id, seq)
-);
-CREATE INDEX hosts_addr ON hosts (addr);
+) WITHOUT ROWID;
 CREATE TABLE ports (
     run_id  INTEGER NOT NULL,
     seq     INTEGER NOT NULL,
@@ -70,7 +69,7 @@ CREATE TABLE ports (
     service TEXT,
     PRIMARY KEY (run_id, seq, proto, port),
     FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
-);
+) WITHOUT ROWID;
 CREATE TABLE port_ranges (
     run_id INTEGER NOT NULL,
     seq    INTEGER NOT NULL,
@@ -145,7 +144,7 @@ CREATE TABLE scans (
     PRIMARY KEY (run_id, position)
 );
 CREATE TABLE hosts (
-    run_id     BIGINT  NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    run_id     BIGINT  NOT NULL,
     seq        BIGINT  NOT NULL,
     addr       TEXT    NOT NULL,
     hostname   TEXT,
@@ -161,7 +160,6 @@ CREATE TABLE hosts (
     timeout_us BIGINT,
     PRIMARY KEY (run_id, seq)
 );
-CREATE INDEX hosts_addr ON hosts (addr);
 CREATE TABLE ports (
     run_id  BIGINT  NOT NULL,
     seq     BIGINT  NOT NULL,
@@ -171,8 +169,7 @@ CREATE TABLE ports (
     reason  TEXT    NOT NULL,
     ttl     INTEGER NOT NULL,
     service TEXT,
-    PRIMARY KEY (run_id, seq, proto, port),
-    FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
+    PRIMARY KEY (run_id, seq, proto, port)
 );
 CREATE TABLE port_ranges (
     run_id BIGINT  NOT NULL,
@@ -182,8 +179,7 @@ CREATE TABLE port_ranges (
     reason TEXT    NOT NULL,
     ttl    INTEGER NOT NULL,
     ports  TEXT    NOT NULL,
-    PRIMARY KEY (run_id, seq, proto, state, reason, ttl),
-    FOREIGN KEY (run_id, seq) REFERENCES hosts (run_id, seq) ON DELETE CASCADE
+    PRIMARY KEY (run_id, seq, proto, state, reason, ttl)
 );
 CREATE TABLE services (
     run_id         BIGINT  NOT NULL,
@@ -210,8 +206,7 @@ CREATE TABLE services (
     tls_not_after  BIGINT,
     tls_key        TEXT,
     tls_sha256     TEXT,
-    PRIMARY KEY (run_id, seq, proto, port),
-    FOREIGN KEY (run_id, seq, proto, port) REFERENCES ports (run_id, seq, proto, port) ON DELETE CASCADE
+    PRIMARY KEY (run_id, seq, proto, port)
 );
 "#];
 

@@ -5,12 +5,24 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
+use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use vigie_report::{HostReport, RunStats};
 
 use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
 use crate::{dur_us, to_us, StoredRun};
 use crate::{schema, sql, writer, Filter, RunMeta, RunStatus, RunSummary, Store, StoreError};
+
+/// The log size past which a scan checkpoints it before it starts.
+const WAL_LIMIT: u64 = 64 << 20;
+
+/// `history.db` → `history.db-wal`.
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
+}
 
 /// How long a writer waits for another's transaction before giving up.
 const BUSY: Duration = Duration::from_secs(60);
@@ -23,7 +35,9 @@ pub(crate) struct Sqlite {
 }
 
 impl Sqlite {
-    pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+    /// `scan`: the connection writes a scan, and never checkpoints while it
+    /// does (see [`Sqlite::setup`]).
+    pub fn open(path: &Path, scan: bool) -> Result<Sqlite, StoreError> {
         let what = format!("sqlite:{}", path.display());
         let fail = |why: String| StoreError::Open {
             what: what.clone(),
@@ -45,24 +59,45 @@ impl Sqlite {
             path: path.to_owned(),
             next_seq: Vec::new(),
         };
-        s.setup().map_err(|e| fail(e.to_string()))?;
+        s.setup(scan).map_err(|e| fail(e.to_string()))?;
         Ok(s)
     }
 
-    fn setup(&mut self) -> Result<(), StoreError> {
+    /// WAL mode, `synchronous = NORMAL`: a commit is a write to the log,
+    /// not an fsync. A scan's connection also never checkpoints (no
+    /// autocheckpoint, none on close): a checkpoint fsyncs, and on ext4 an
+    /// fsync also forces out the scan's own output files still in the page
+    /// cache. The log is checkpointed by the readers (`vigie history`,
+    /// `vigie diff`: the last connection to close does it) and, so that it
+    /// cannot grow without bound, by a scan's opening when it has passed
+    /// [`WAL_LIMIT`], before anything is sent.
+    fn setup(&mut self, scan: bool) -> Result<(), StoreError> {
         self.conn.busy_timeout(BUSY)?;
         // Reading the header is where a file that is not a database fails.
         let mode: String = self
             .conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        // An in-memory store (the fuzz target's) has no WAL to use.
+        if !mode.eq_ignore_ascii_case("wal") && self.path != Path::new(":memory:") {
             return Err(StoreError::Sqlite(format!(
                 "cannot use WAL mode (journal mode is {mode})"
             )));
         }
-        self.conn
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        self.migrate()
+        self.conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
+        )?;
+        self.migrate()?;
+        if scan {
+            let wal = std::fs::metadata(wal_path(&self.path)).map_or(0, |m| m.len());
+            if wal > WAL_LIMIT {
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+            self.conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        }
+        Ok(())
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -162,6 +197,46 @@ pub(crate) struct RunRest {
     pub hosts_total: Option<i64>,
 }
 
+/// Rows inserted [`ROWS_PER_INSERT`] to a statement: a sweep writes two
+/// rows a host, and one statement a row is most of its cost.
+fn insert_many<'a, const N: usize>(
+    tx: &rusqlite::Transaction<'_>,
+    into: &str,
+    rows: impl Iterator<Item = [&'a dyn ToSql; N]>,
+) -> Result<(), StoreError> {
+    let statement = |n: usize| {
+        let one = format!("({})", vec!["?"; N].join(", "));
+        format!("INSERT INTO {into} VALUES {}", vec![one; n].join(", "))
+    };
+    // Spelled once: every full chunk runs the same statement.
+    let full = statement(ROWS_PER_INSERT);
+    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(N * ROWS_PER_INSERT);
+    let mut n = 0;
+    let flush = |params: &mut Vec<&dyn ToSql>, n: &mut usize| -> Result<(), StoreError> {
+        if *n > 0 {
+            let sql = match *n {
+                ROWS_PER_INSERT => std::borrow::Cow::Borrowed(full.as_str()),
+                n => std::borrow::Cow::Owned(statement(n)),
+            };
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(params.iter()))?;
+            params.clear();
+            *n = 0;
+        }
+        Ok(())
+    };
+    for row in rows {
+        params.extend_from_slice(&row);
+        n += 1;
+        if n == ROWS_PER_INSERT {
+            flush(&mut params, &mut n)?;
+        }
+    }
+    flush(&mut params, &mut n)
+}
+
+const ROWS_PER_INSERT: usize = 64;
+
 /// A `scans` row.
 pub(crate) type ScanRow = (String, String, String, Option<String>);
 
@@ -216,38 +291,38 @@ impl Store for Sqlite {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, \
-                 latency_us, start_us, end_us, srtt_us, rttvar_us, timeout_us) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            insert_many(
+                &tx,
+                "hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, start_us, \
+                 end_us, srtt_us, rttvar_us, timeout_us)",
+                b.hosts.iter().map(|h| -> [&dyn ToSql; 14] {
+                    [
+                        &run,
+                        &h.seq,
+                        &h.addr,
+                        &h.hostname,
+                        &h.mac,
+                        &h.up,
+                        &h.reason,
+                        &h.ttl,
+                        &h.latency_us,
+                        &h.start_us,
+                        &h.end_us,
+                        &h.srtt_us,
+                        &h.rttvar_us,
+                        &h.timeout_us,
+                    ]
+                }),
             )?;
-            for h in &b.hosts {
-                st.execute(params![
-                    run,
-                    h.seq,
-                    h.addr,
-                    h.hostname,
-                    h.mac,
-                    h.up,
-                    h.reason,
-                    h.ttl,
-                    h.latency_us,
-                    h.start_us,
-                    h.end_us,
-                    h.srtt_us,
-                    h.rttvar_us,
-                    h.timeout_us
-                ])?;
-            }
-            let mut st = tx.prepare_cached(
-                "INSERT INTO ports (run_id, seq, proto, port, state, reason, ttl, service) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            insert_many(
+                &tx,
+                "ports (run_id, seq, proto, port, state, reason, ttl, service)",
+                b.ports.iter().map(|p| -> [&dyn ToSql; 8] {
+                    [
+                        &run, &p.seq, &p.proto, &p.port, &p.state, &p.reason, &p.ttl, &p.service,
+                    ]
+                }),
             )?;
-            for p in &b.ports {
-                st.execute(params![
-                    run, p.seq, p.proto, p.port, p.state, p.reason, p.ttl, p.service
-                ])?;
-            }
             let mut st = tx.prepare_cached(
                 "INSERT INTO port_ranges (run_id, seq, proto, state, reason, ttl, ports) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -464,4 +539,57 @@ impl Store for Sqlite {
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }
+}
+
+/// The fuzz target's entry (`fuzz/fuzz_targets/store_rows.rs`): rows whose
+/// every value comes from `data` (text, integer, real, blob or NULL, as the
+/// bytes say: SQLite keeps whatever a column is given) read back by
+/// [`Store::load`], which must refuse what it cannot read, never panic.
+#[doc(hidden)]
+pub fn fuzz_load(data: &[u8]) {
+    use rusqlite::types::Value;
+    let Ok(mut s) = Sqlite::open(Path::new(":memory:"), false) else {
+        return;
+    };
+    let mut bytes = data.iter().copied();
+    let mut chunks = data.split(|b| *b == 0xff);
+    let mut value = move || -> Value {
+        let chunk = chunks.next().unwrap_or(&[]);
+        match bytes.next().unwrap_or(0) % 5 {
+            0 => Value::Null,
+            1 => Value::Integer(
+                chunk
+                    .iter()
+                    .fold(0i64, |a, b| a.wrapping_mul(251).wrapping_add(i64::from(*b))),
+            ),
+            2 => Value::Real(chunk.len() as f64 / 3.0),
+            3 => Value::Blob(chunk.to_vec()),
+            _ => Value::Text(String::from_utf8_lossy(chunk).into_owned()),
+        }
+    };
+    let tables: [(&str, usize); 6] = [
+        ("runs", 18),
+        ("scans", 6),
+        ("hosts", 14),
+        ("ports", 8),
+        ("port_ranges", 7),
+        ("services", 24),
+    ];
+    let _ = s.conn.execute_batch("PRAGMA foreign_keys = OFF");
+    for (table, n) in tables {
+        for _ in 0..2 {
+            let mut vals: Vec<Value> = (0..n).map(|_| value()).collect();
+            // The first column is the run: mostly scan 1, so rows meet.
+            if !matches!(vals[0], Value::Null) {
+                vals[0] = Value::Integer(1);
+            }
+            let marks = vec!["?"; n].join(", ");
+            let _ = s.conn.execute(
+                &format!("INSERT INTO {table} VALUES ({marks})"),
+                rusqlite::params_from_iter(vals),
+            );
+        }
+    }
+    let _ = s.list(&Filter::default());
+    let _ = s.load(1);
 }

@@ -541,51 +541,77 @@ impl Store for Sqlite {
     }
 }
 
-/// The fuzz target's entry (`fuzz/fuzz_targets/store_rows.rs`): rows whose
-/// every value comes from `data` (text, integer, real, blob or NULL, as the
-/// bytes say: SQLite keeps whatever a column is given) read back by
+/// The fuzz target's entry (`fuzz/fuzz_targets/store_rows.rs`): a valid
+/// run, then hosts, ports, port ranges and services whose every value comes
+/// from `data` (text, integer, real, blob or NULL, as the bytes say: SQLite
+/// keeps whatever a column is given, or a word vigie writes), read back by
 /// [`Store::load`], which must refuse what it cannot read, never panic.
 #[doc(hidden)]
 pub fn fuzz_load(data: &[u8]) {
     use rusqlite::types::Value;
-    let Ok(mut s) = Sqlite::open(Path::new(":memory:"), false) else {
-        return;
-    };
+    use std::sync::{Mutex, OnceLock};
+    static STORE: OnceLock<Mutex<Sqlite>> = OnceLock::new();
+    let store = STORE.get_or_init(|| {
+        let s = Sqlite::open(Path::new(":memory:"), false).expect("in-memory store");
+        s.conn
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO runs VALUES (1, 'vigie', '0', 'vigie x', 'x', 'syn', '7', 0, 1, 2,
+                   1, 'complete', 1, 0, 1, 'h', 1, 's');
+                 INSERT INTO scans VALUES (1, 0, 'syn', 'tcp', '1-100', NULL);",
+            )
+            .expect("run row");
+        Mutex::new(s)
+    });
+    let Ok(mut s) = store.lock() else { return };
+    const WORDS: [&str; 12] = [
+        "tcp",
+        "udp",
+        "open",
+        "closed",
+        "filtered",
+        "open|filtered",
+        "syn-ack",
+        "reset",
+        "no-response",
+        "198.18.0.2",
+        "fd00::2",
+        "1-21,23",
+    ];
     let mut bytes = data.iter().copied();
     let mut chunks = data.split(|b| *b == 0xff);
     let mut value = move || -> Value {
         let chunk = chunks.next().unwrap_or(&[]);
-        match bytes.next().unwrap_or(0) % 5 {
+        let pick = bytes.next().unwrap_or(0);
+        let int = chunk
+            .iter()
+            .fold(0i64, |a, b| a.wrapping_mul(251).wrapping_add(i64::from(*b)));
+        match pick % 8 {
             0 => Value::Null,
-            1 => Value::Integer(
-                chunk
-                    .iter()
-                    .fold(0i64, |a, b| a.wrapping_mul(251).wrapping_add(i64::from(*b))),
-            ),
-            2 => Value::Real(chunk.len() as f64 / 3.0),
-            3 => Value::Blob(chunk.to_vec()),
-            _ => Value::Text(String::from_utf8_lossy(chunk).into_owned()),
+            1 | 2 => Value::Integer(if pick & 0x80 != 0 { int } else { int & 0xff }),
+            3 => Value::Real(chunk.len() as f64 / 3.0),
+            4 => Value::Blob(chunk.to_vec()),
+            5 => Value::Text(String::from_utf8_lossy(chunk).into_owned()),
+            _ => Value::Text(WORDS[usize::from(pick) % WORDS.len()].to_owned()),
         }
     };
-    let tables: [(&str, usize); 6] = [
-        ("runs", 18),
-        ("scans", 6),
+    for (table, n) in [
         ("hosts", 14),
         ("ports", 8),
         ("port_ranges", 7),
         ("services", 24),
-    ];
-    let _ = s.conn.execute_batch("PRAGMA foreign_keys = OFF");
-    for (table, n) in tables {
-        for _ in 0..2 {
+    ] {
+        let _ = s.conn.execute(&format!("DELETE FROM {table}"), []);
+        for _ in 0..3 {
             let mut vals: Vec<Value> = (0..n).map(|_| value()).collect();
-            // The first column is the run: mostly scan 1, so rows meet.
-            if !matches!(vals[0], Value::Null) {
-                vals[0] = Value::Integer(1);
+            // The run and the host: mostly those that meet.
+            vals[0] = Value::Integer(1);
+            if let Value::Integer(seq) = &mut vals[1] {
+                *seq &= 1;
             }
             let marks = vec!["?"; n].join(", ");
             let _ = s.conn.execute(
-                &format!("INSERT INTO {table} VALUES ({marks})"),
+                &format!("INSERT OR IGNORE INTO {table} VALUES ({marks})"),
                 rusqlite::params_from_iter(vals),
             );
         }

@@ -34,7 +34,8 @@ pub use json::JsonLinesWriter;
 pub use merge::{merge, write_report, MergeError};
 pub use normal::NormalWriter;
 pub use read::{
-    read_json_lines, read_report, read_xml, sniff, Format, Malformed, ReadError, Report,
+    read_json_lines, read_report, read_xml, sniff, Format, Malformed, Origin, ReadError, Report,
+    Scanner,
 };
 pub use xml::XmlWriter;
 

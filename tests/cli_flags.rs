@@ -123,6 +123,11 @@ fn man_page_is_clean_and_complete() {
     assert!(text.contains("NMAP OPTIONS NOT IN VIGIE YET"));
     assert!(text.contains("-sC"));
     assert!(text.contains("VIGIE MERGE"));
+    assert!(text.contains("VIGIE DIFF"));
+    assert!(
+        text.contains("vigie diff [-v]"),
+        "no synopsis line for vigie diff"
+    );
 }
 
 fn long_flags() -> Vec<String> {
@@ -172,7 +177,9 @@ fn bash_offers_every_long_flag() {
     let probe = format!(
         "{script}\nCOMP_WORDS=(vigie --); COMP_CWORD=1; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
          echo ::T; COMP_WORDS=(vigie -T ''); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
-         echo ::merge; COMP_WORDS=(vigie merge -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+         echo ::merge; COMP_WORDS=(vigie merge -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::diff; COMP_WORDS=(vigie diff -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::sub; COMP_WORDS=(vigie di); COMP_CWORD=1; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
     );
     let out = shell("bash", &["--norc", "-s"], &probe);
     assert!(out.status.success(), "{out:?}");
@@ -195,6 +202,14 @@ fn bash_offers_every_long_flag() {
         assert!(merge.contains(f), "merge: {f} not offered: {merge:?}");
     }
     assert!(!merge.contains("--top-ports"), "{merge:?}");
+    let diff: BTreeSet<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    assert_eq!(
+        diff,
+        BTreeSet::from(["-v", "-oX", "-oJ", "-h", "--help"]),
+        "diff's flags"
+    );
+    let sub: Vec<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    assert!(sub.contains(&"diff"), "{sub:?}");
 }
 
 #[test]
@@ -253,6 +268,15 @@ fn usage_doc_names_every_flag() {
             assert!(
                 named(s.text()),
                 "docs/usage.md does not name history's {}",
+                s.text()
+            );
+        }
+    }
+    for f in args::DIFF {
+        for s in f.spell {
+            assert!(
+                named(s.text()),
+                "docs/usage.md does not name diff's {}",
                 s.text()
             );
         }
@@ -523,4 +547,120 @@ fn watch_refuses_bad_input() {
     let out = vigie(&["watch", "--help"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--block-for"));
+}
+
+/// A scratch directory for files the diff tests write, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+    fn put(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A one-host vigie -oX document with port 22 in `state`.
+fn diff_xml(state: &str, reason: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<!-- vigie 0.1.0 scan initiated Sat Nov 21 04:58:06 2026 as: vigie -sS -p 22 198.18.0.2 -->
+<nmaprun scanner="nmap" args="vigie -sS -p 22 198.18.0.2" start="1795237086" startstr="Sat Nov 21 04:58:06 2026" version="0.1.0" xmloutputversion="1.05">
+<scaninfo type="syn" protocol="tcp" numservices="1" services="22"/>
+<verbose level="0"/>
+<host starttime="1795237086" endtime="1795237086"><status state="up" reason="reset" reason_ttl="64"/>
+<address addr="198.18.0.2" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+<ports><port protocol="tcp" portid="22"><state state="{state}" reason="{reason}" reason_ttl="64"/><service name="ssh" method="table" conf="3"/></port>
+</ports>
+</host>
+<runstats><finished time="1795237086" timestr="Sat Nov 21 04:58:06 2026" summary="x" elapsed="0.08" exit="success"/><hosts up="1" down="0" total="1"/>
+</runstats>
+</nmaprun>
+"#
+    )
+}
+
+/// `vigie diff`: 0 the same, 1 a change, 2 and one line for bad input
+/// (a missing, corrupt or truncated file, a count of inputs other than
+/// two), never a panic.
+#[test]
+fn diff_status_and_bad_input() {
+    let f = Scratch::new("diff-cli");
+    let open = f.put("open.xml", &diff_xml("open", "syn-ack"));
+    let closed = f.put("closed.xml", &diff_xml("closed", "reset"));
+    let out = vigie(&["diff", &open, &open]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let out = vigie(&["diff", &open, &closed]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\n 198.18.0.2:\n"), "{text}");
+    assert!(
+        text.contains("\n-22/tcp open   ssh\n+22/tcp closed ssh\n"),
+        "{text}"
+    );
+    assert!(out.stderr.is_empty(), "{out:?}");
+    // -oJ - replaces the text on stdout
+    let out = vigie(&["diff", "-oJ", "-", &open, &closed]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("\"change\":\"closed\""), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("{\"type\":\"summary\""),
+        "{}",
+        lines[1]
+    );
+    assert!(stdout_of(&["diff", "--help"]).contains("Usage: vigie diff"));
+
+    let usage = "diff: usage: vigie diff [-v] [-oX FILE] [-oJ FILE] A B (two -oX or -oJ outputs)";
+    refused(&["diff"], usage);
+    refused(&["diff", &open], usage);
+    refused(&["diff", &open, &open, &open], usage);
+    let missing = f.0.join("missing.xml").display().to_string();
+    refused(
+        &["diff", &open, &missing],
+        &format!("diff: {missing}: no such file (A and B are -oX or -oJ outputs)"),
+    );
+    refused(
+        &["diff", "--frob", &open, &open],
+        "diff: unknown option '--frob' (see vigie diff --help)",
+    );
+    let whole = diff_xml("open", "syn-ack");
+    let cut = f.put("cut.xml", &whole[..whole.find("<runstats>").unwrap()]);
+    refused(
+        &["diff", &open, &cut],
+        &format!("diff: {cut}: truncated XML (no </nmaprun>)"),
+    );
+    let half = f.put("half.xml", &whole[..whole.len() / 2]);
+    let corrupt = f.put(
+        "corrupt.xml",
+        &whole.replace("portid=\"22\"", "portid=\"x\""),
+    );
+    let text = f.put("notes.txt", "not a scan\n");
+    let dir = f.0.display().to_string();
+    for bad in [&half, &corrupt, &text, &dir] {
+        let out = vigie(&["diff", &open, bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+        assert!(out.stdout.is_empty(), "{bad}: {out:?}");
+        assert_eq!(err.lines().count(), 1, "{bad}: {err}");
+        assert!(err.starts_with("vigie: diff: "), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

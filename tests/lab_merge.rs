@@ -315,7 +315,10 @@ fn merge_refuses_bad_inputs() {
         &small_xml("open", "syn-ack")
             .replace("vigie 0.1.0 scan initiated", "Nmap 7.93 scan initiated"),
     );
-    refused(&[&nmap], "not a vigie XML output");
+    refused(
+        &[&nmap],
+        "written by Nmap: vigie merge joins the shards of a vigie scan",
+    );
     let html = f.put("page.html", "<html><body>hello</body></html>\n");
     refused(&[&html], "not a vigie XML output");
     let other_json = f.put("other.jsonl", "{\"hello\": 1}\n");

@@ -292,7 +292,8 @@ pub const SECTIONS: &[Section] = &[
         outro: "vigie merge [-oX|-oJ|-oN|-oG <file>] <file>...: join the -oX (or -oJ)\n\
                 outputs of shards into one report (vigie merge --help)\n\
                 vigie history [show <id>]: the scans recorded (vigie history --help)\n\
-                vigie diff [<a> [<b>]]: what changed between two scans (vigie diff --help)",
+                vigie diff [-v] [-oX|-oJ <file>] <a> <b>: what changed between two\n\
+                scans, as ndiff prints it (vigie diff --help)",
     },
     Section {
         title: "NMAP OPTIONS NOT IN VIGIE YET",
@@ -1603,6 +1604,99 @@ pub fn parse_merge(args: &[String]) -> Result<MergeOptions, ArgError> {
     MERGE_TABLE.parse(args, &mut o, &mut |o, f| o.files.push(f.to_string()))?;
     if o.files.is_empty() && !o.help {
         return Err(ArgError(MERGE_USAGE.into()));
+    }
+    Ok(o)
+}
+
+// ---- vigie diff ----
+
+/// `vigie diff`'s options.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// `-v`: unchanged hosts and ports too.
+    pub verbose: bool,
+    /// `-oX FILE`: ndiff's XML (`-`: stdout instead of the text).
+    pub xml: Option<String>,
+    /// `-oJ FILE`: JSON Lines (`-`: stdout instead of the text).
+    pub json: Option<String>,
+    /// The two scans: files today.
+    pub inputs: Vec<String>,
+    pub help: bool,
+}
+
+/// `vigie diff`'s sections.
+pub const DIFF_SECTIONS: &[Section] = &[Section {
+    title: "OUTPUT",
+    intro: "The changes go to stdout as ndiff's text, unless -oX or -oJ names -.\n\
+            Exit status: 0 nothing differs, 1 something does, 2 an error.",
+    outro: "",
+}];
+
+/// `vigie diff`'s flags.
+pub const DIFF: &[Flag<DiffOptions>] = &[
+    Flag::switch(
+        &[Word("-v")],
+        0,
+        "also list the hosts and ports that did not change",
+        |o, _| yes(&mut o.verbose),
+    ),
+    Flag::valued(
+        &[Glued("-oX")],
+        "file",
+        Complete::File,
+        0,
+        "also write the changes as ndiff's XML (<nmapdiff>)",
+        |o, v| {
+            o.xml = Some(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-oJ")],
+        "file",
+        Complete::File,
+        0,
+        "also write the changes as JSON Lines, one per change",
+        |o, v| {
+            o.json = Some(v.to_string());
+            Ok(())
+        },
+    ),
+    Flag::switch(
+        &[Word("-h"), Long("--help")],
+        0,
+        "print this help",
+        |o, _| yes(&mut o.help),
+    ),
+];
+
+/// `vigie diff`'s table.
+pub const DIFF_TABLE: Table<DiffOptions> = Table {
+    flags: DIFF,
+    sections: DIFF_SECTIONS,
+    command: "vigie diff",
+};
+
+/// The usage line of `vigie diff`.
+pub const DIFF_USAGE: &str =
+    "usage: vigie diff [-v] [-oX FILE] [-oJ FILE] A B (two -oX or -oJ outputs)";
+
+/// `vigie diff --help`.
+pub fn diff_help() -> String {
+    render(
+        &DIFF_TABLE,
+        "vigie diff: what changed between two scans (vigie's -oX or -oJ, nmap's -oX)\n\
+         Usage: vigie diff [-v] [-oX <file>] [-oJ <file>] <a> <b>\n",
+        "",
+    )
+}
+
+/// Parses `vigie diff`'s arguments (after the word `diff`).
+pub fn parse_diff(args: &[String]) -> Result<DiffOptions, ArgError> {
+    let mut o = DiffOptions::default();
+    DIFF_TABLE.parse(args, &mut o, &mut |o, f| o.inputs.push(f.to_string()))?;
+    if o.inputs.len() != 2 && !o.help {
+        return Err(ArgError(DIFF_USAGE.into()));
     }
     Ok(o)
 }

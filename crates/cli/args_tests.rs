@@ -938,6 +938,48 @@ fn help_fits_in_80_columns() {
     for line in merge_help().lines() {
         assert!(line.chars().count() <= 80, "too long: {line}");
     }
+    for line in diff_help().lines() {
+        assert!(line.chars().count() <= 80, "too long: {line}");
+    }
+}
+
+#[test]
+fn diff_arguments() {
+    let d = |a: &[&str]| {
+        let v: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        parse_diff(&v)
+    };
+    let o = d(&["-v", "a.xml", "-oJ-", "b.jsonl", "-oX", "d.xml"]).unwrap();
+    assert!(o.verbose);
+    assert_eq!(o.json.as_deref(), Some("-"));
+    assert_eq!(o.xml.as_deref(), Some("d.xml"));
+    assert_eq!(o.inputs, ["a.xml", "b.jsonl"]);
+    let o = d(&["a", "b"]).unwrap();
+    assert!(!o.verbose && o.xml.is_none() && o.json.is_none());
+    for few in [&[][..], &["a"], &["a", "b", "c"], &["-v", "-oX", "x", "a"]] {
+        assert_eq!(d(few), Err(ArgError(DIFF_USAGE.into())), "{few:?}");
+    }
+    assert_eq!(
+        d(&["a", "b", "-oJ"]),
+        Err(ArgError("option '-oJ' needs a value".into()))
+    );
+    assert_eq!(
+        d(&["-x", "a", "b"]),
+        Err(ArgError(
+            "unknown option '-x' (see vigie diff --help)".into()
+        ))
+    );
+    assert!(d(&["--help"]).unwrap().help);
+    let help = diff_help();
+    for f in [
+        "-v",
+        "-oX <file>",
+        "-oJ <file>",
+        "-h, --help",
+        "Exit status",
+    ] {
+        assert!(help.contains(f), "{f}: {help}");
+    }
 }
 
 #[test]

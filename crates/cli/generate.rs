@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::args::flags::{first_line, Complete, Flag, Section, Show, Spell, Table};
-use crate::args::{Generate, HISTORY_TABLE, MERGE_TABLE, TABLE, WATCH_TABLE};
+use crate::args::{Generate, DIFF_TABLE, HISTORY_TABLE, MERGE_TABLE, TABLE, WATCH_TABLE};
 
 /// The text `--generate` prints.
 pub fn generate(what: Generate) -> String {
@@ -135,6 +135,9 @@ fn man() -> String {
          .br\n\
          .B vigie history\n\
          [\\fBshow\\fR \\fIid\\fR] [\\fIoptions\\fR]\n\
+         .br\n\
+         .B vigie diff\n\
+         [\\fB\\-v\\fR] [\\fB\\-oX\\fR \\fIfile\\fR] [\\fB\\-oJ\\fR \\fIfile\\fR] \\fIa\\fR \\fIb\\fR\n\
          .SH DESCRIPTION\n\
          vigie finds the open ports of the hosts it is given, with nmap's flags and output\n\
          formats: a stateless raw-packet engine for SYN, FIN, NULL, Xmas, ACK, Window,\n\
@@ -164,6 +167,14 @@ fn man() -> String {
          report, written by the same writers as a scan."
     );
     man_sections(&mut m, &MERGE_TABLE, MERGE_TABLE.sections);
+    let _ = writeln!(
+        m,
+        ".SH \"VIGIE DIFF\"\n\
+         Tells what changed between two scans (vigie's \\fB\\-oX\\fR or \\fB\\-oJ\\fR, nmap's\n\
+         \\fB\\-oX\\fR), as ndiff prints it; exit status 0 when nothing differs, 1 when\n\
+         something does, 2 on an error."
+    );
+    man_sections(&mut m, &DIFF_TABLE, DIFF_TABLE.sections);
     let _ = writeln!(
         m,
         ".SH \"VIGIE WATCH\"\n\
@@ -254,8 +265,23 @@ fn bash() -> String {
          \x20       fi\n\
          \x20       return 0\n\
          \x20   fi\n\
-         \x20   case \"$prev\" in\n",
+         \x20   if [[ ${{COMP_WORDS[1]}} == diff && $COMP_CWORD -gt 1 ]]; then\n\
+         \x20       case \"$prev\" in\n",
         words(&MERGE_TABLE).join(" ")
+    );
+    bash_cases(&DIFF_TABLE, &mut s);
+    let _ = write!(
+        s,
+        "        esac\n\
+         \x20       if [[ $cur == -* ]]; then\n\
+         \x20           COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n\
+         \x20       else\n\
+         \x20           COMPREPLY=($(compgen -f -- \"$cur\"))\n\
+         \x20       fi\n\
+         \x20       return 0\n\
+         \x20   fi\n\
+         \x20   case \"$prev\" in\n",
+        words(&DIFF_TABLE).join(" ")
     );
     bash_cases(&TABLE, &mut s);
     let _ = write!(
@@ -264,7 +290,7 @@ fn bash() -> String {
          \x20   if [[ $cur == -* ]]; then\n\
          \x20       COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n\
          \x20   elif [[ $COMP_CWORD -eq 1 ]]; then\n\
-         \x20       COMPREPLY=($(compgen -W 'merge' -- \"$cur\") $(compgen -A hostname -- \"$cur\"))\n\
+         \x20       COMPREPLY=($(compgen -W 'merge diff' -- \"$cur\") $(compgen -A hostname -- \"$cur\"))\n\
          \x20   else\n\
          \x20       COMPREPLY=($(compgen -A hostname -- \"$cur\"))\n\
          \x20   fi\n\
@@ -329,11 +355,20 @@ fn zsh() -> String {
         "    '*:file:_files'\n\
          \x20   return\n\
          \x20 fi\n\
+         \x20 if [[ ${words[2]} == diff ]] && (( CURRENT > 2 )); then\n\
+         \x20   shift words; (( CURRENT-- ))\n\
+         \x20   _arguments -s \\\n",
+    );
+    zsh_specs(&DIFF_TABLE, &mut s);
+    s.push_str(
+        "    '*:file:_files'\n\
+         \x20   return\n\
+         \x20 fi\n\
          \x20 _arguments -s \\\n",
     );
     zsh_specs(&TABLE, &mut s);
     s.push_str(
-        "    '1:target or subcommand:(merge)' \\\n\
+        "    '1:target or subcommand:(merge diff)' \\\n\
          \x20   '*:target:_hosts'\n\
          }\n\
          _vigie \"$@\"\n",
@@ -377,11 +412,13 @@ fn fish() -> String {
         "# fish completion for vigie (vigie --generate complete-fish)\n\
          complete -c vigie -f\n\
          complete -c vigie -n '__fish_use_subcommand' -a merge -d 'join the outputs of shards'\n\
-         complete -c vigie -n 'not __fish_seen_subcommand_from merge' -a '(__fish_print_hostnames)'\n\
-         complete -c vigie -n '__fish_seen_subcommand_from merge' -F\n",
+         complete -c vigie -n '__fish_use_subcommand' -a diff -d 'what changed between two scans'\n\
+         complete -c vigie -n 'not __fish_seen_subcommand_from merge diff' -a '(__fish_print_hostnames)'\n\
+         complete -c vigie -n '__fish_seen_subcommand_from merge diff' -F\n",
     );
-    fish_lines(&TABLE, "not __fish_seen_subcommand_from merge", &mut s);
+    fish_lines(&TABLE, "not __fish_seen_subcommand_from merge diff", &mut s);
     fish_lines(&MERGE_TABLE, "__fish_seen_subcommand_from merge", &mut s);
+    fish_lines(&DIFF_TABLE, "__fish_seen_subcommand_from diff", &mut s);
     s
 }
 
@@ -395,7 +432,7 @@ fn powershell() -> String {
         "# PowerShell completion for vigie (vigie --generate complete-powershell)\n\
          Register-ArgumentCompleter -Native -CommandName vigie -ScriptBlock {\n\
          \x20   param($wordToComplete, $commandAst, $cursorPosition)\n\
-         \x20   $merge = $commandAst.CommandElements.Count -gt 1 -and $commandAst.CommandElements[1].ToString() -eq 'merge'\n\
+         \x20   $sub = if ($commandAst.CommandElements.Count -gt 1) { $commandAst.CommandElements[1].ToString() } else { '' }\n\
          \x20   $scan = @(\n",
     );
     let list = |out: &mut String, t_words: Vec<(&str, String)>| {
@@ -417,9 +454,14 @@ fn powershell() -> String {
         .flat_map(|f| f.spell.iter().map(move |sp| (sp.text(), summary(f.help))))
         .collect();
     list(&mut s, merge_pairs);
+    s.push_str("    )\n    $diffFlags = @(\n");
+    let diff_pairs: Vec<(&str, String)> = listed(&DIFF_TABLE)
+        .flat_map(|f| f.spell.iter().map(move |sp| (sp.text(), summary(f.help))))
+        .collect();
+    list(&mut s, diff_pairs);
     s.push_str(
         "    )\n\
-         \x20   $flags = if ($merge) { $mergeFlags } else { $scan }\n\
+         \x20   $flags = if ($sub -eq 'merge') { $mergeFlags } elseif ($sub -eq 'diff') { $diffFlags } else { $scan }\n\
          \x20   $flags | Where-Object { $_[0] -like \"$wordToComplete*\" } | ForEach-Object {\n\
          \x20       [System.Management.Automation.CompletionResult]::new($_[0], $_[0], 'ParameterName', $_[1])\n\
          \x20   }\n\

@@ -1,6 +1,7 @@
 //! vigie: nmap-spelled flags → a scan plan → the engine → the sinks.
 
 mod args;
+mod diff;
 mod generate;
 mod history;
 mod merge;
@@ -74,6 +75,11 @@ fn run() -> Result<ExitCode, Fail> {
     if words.get(1).is_some_and(|a| a == "merge") {
         merge::run(&words[2..])?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if words.get(1).is_some_and(|a| a == "diff") {
+        // diff's and ndiff's status: 0 the same, 1 they differ, 2 an error
+        let differ = diff::run(&words[2..])?;
+        return Ok(ExitCode::from(u8::from(differ)));
     }
     if words.get(1).is_some_and(|a| a == "watch") {
         watch::run(&words[2..])?;

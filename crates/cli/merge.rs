@@ -8,7 +8,7 @@ use std::io;
 
 use vigie_report::{
     merge, read_report, write_report, Format, GrepWriter, JsonLinesWriter, NormalWriter, Options,
-    Report, Sink, Tee, XmlWriter,
+    Report, Scanner, Sink, Tee, XmlWriter,
 };
 
 use super::{create, usage, Fail};
@@ -22,6 +22,12 @@ fn read_all(files: &[String]) -> Result<(Format, Report), String> {
     for f in files {
         let bytes = std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?;
         let (kind, report) = read_report(&bytes).map_err(|e| format!("{f}: {e}"))?;
+        if report.origin.scanner != Scanner::Vigie {
+            return Err(format!(
+                "{f}: written by {}: vigie merge joins the shards of a vigie scan",
+                report.origin.scanner.as_str()
+            ));
+        }
         match format {
             Some((k, g)) if k != kind => {
                 return Err(format!(

@@ -1,5 +1,6 @@
-//! Feeds arbitrary bytes to the readers `vigie merge` uses on the shards'
-//! files: XML (`-oX`), JSON Lines (`-oJ`) and the sniffing dispatcher.
+//! Feeds arbitrary bytes to the readers `vigie merge` and `vigie diff` use:
+//! XML (`-oX`, vigie's or nmap's), JSON Lines (`-oJ`) and the sniffing
+//! dispatcher.
 //! Whatever they accept must merge and write again; whatever they refuse,
 //! they refuse in one line (`vigie merge` prints it). Any panic is a bug.
 

@@ -6,6 +6,9 @@
 //! nmap's DTD, readable by `ndiff`), [`GrepWriter`] (`-oG`), plus our own
 //! [`JsonLinesWriter`] (`-oJ`). [`Tee`] feeds several sinks at once.
 //!
+//! [`diff`] compares two reports read back (vigie's or nmap's `-oX`, vigie's
+//! `-oJ`) and writes the changes as ndiff does, or as JSON Lines.
+//!
 //! Which ports a writer lists and which it summarises ("Not shown: …",
 //! `<extraports>`) is decided once, by [`fold`], with nmap's rules.
 #![forbid(unsafe_code)]
@@ -20,6 +23,7 @@ use chrono::{DateTime, Local, Offset, TimeDelta, TimeZone, Utc};
 use vigie_scan::ports::PortList;
 use vigie_scan::{PortState, Proto, Reason, Technique};
 
+mod diff;
 mod fold;
 mod grep;
 mod json;
@@ -28,13 +32,19 @@ mod normal;
 mod read;
 mod xml;
 
+pub use diff::{
+    diff, write_json_lines as write_diff_json_lines, write_text as write_diff_text,
+    write_xml as write_diff_xml, Detected, Diff, HostDiff, HostView, PortChange, PortDiff,
+    PortView, RunHead,
+};
 pub use fold::{fold, Folded, HiddenState};
 pub use grep::GrepWriter;
 pub use json::JsonLinesWriter;
 pub use merge::{merge, write_report, MergeError};
 pub use normal::NormalWriter;
 pub use read::{
-    read_json_lines, read_report, read_xml, sniff, Format, Malformed, ReadError, Report,
+    read_json_lines, read_report, read_xml, sniff, Format, Malformed, Origin, ReadError, Report,
+    Scanner,
 };
 pub use xml::XmlWriter;
 

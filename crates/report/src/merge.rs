@@ -67,6 +67,7 @@ pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, MergeError> {
     let Some((_, first)) = inputs.first() else {
         return Err(MergeError::Nothing);
     };
+    let origin = first.origin.clone();
     let mut run = first.run.clone();
     let mut stats = first.stats;
     let mut hosts: BTreeMap<IpAddr, Merging> = BTreeMap::new();
@@ -151,7 +152,12 @@ pub fn merge(inputs: Vec<(String, Report)>) -> Result<Report, MergeError> {
         hosts_total: total,
         ..stats
     };
-    Ok(Report { run, hosts, stats })
+    Ok(Report {
+        origin,
+        run,
+        hosts,
+        stats,
+    })
 }
 
 /// Write a whole report through a writer (or a [`crate::Tee`] of them).
@@ -166,6 +172,7 @@ pub fn write_report(report: &Report, sink: &mut dyn Sink) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::Origin;
     use crate::testutil::*;
     use std::time::Duration;
     use vigie_scan::{PortState, Reason};
@@ -187,6 +194,7 @@ mod tests {
         st.hosts_up = u64::from(up);
         st.hosts_down = u64::from(!up);
         Report {
+            origin: Origin::vigie(),
             run,
             hosts: vec![h],
             stats: st,
@@ -256,6 +264,7 @@ mod tests {
     #[test]
     fn detected_services_are_kept() {
         let with = Report {
+            origin: Origin::vigie(),
             run: run_info(0),
             hosts: vec![host_versions()],
             stats: stats(),

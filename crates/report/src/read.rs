@@ -1,12 +1,24 @@
-//! Reading vigie's own outputs back into the result model, for `vigie merge`:
-//! the XML of `-oX` and the JSON Lines of `-oJ`. Only what vigie writes is
-//! accepted (the XML must carry vigie's "scan initiated" comment, the JSON
-//! Lines a `run` line from vigie and a closing `stats` line); anything else,
-//! and any truncated document, is an error of one line, never a panic.
+//! Reading `-oX` and `-oJ` outputs back into the result model: vigie's own
+//! XML and JSON Lines (for `vigie merge` and `vigie diff`), and nmap's own
+//! XML (`nmap -oX`, for `vigie diff`). The XML must carry vigie's or nmap's
+//! "… scan initiated" comment, the JSON Lines a `run` line from vigie and a
+//! closing `stats` line; anything else, and any truncated document, is an
+//! error of one line, never a panic.
 //!
 //! What the XML does not hold comes back empty: folded ports
 //! (`<extrareasons>`) have no TTL (0) and no service name, and no host has a
 //! latency. The JSON Lines hold everything but `--scanflags`.
+//!
+//! Elements the model does not hold are passed over with everything inside
+//! them (nmap's `<hosthint>`, `<os>`, `<trace>`, `<script>`, `<uptime>`,
+//! `<taskbegin>`, …). In nmap's files only, words vigie does not model are
+//! tolerated so that the ports can still be compared: a reason vigie does
+//! not know (`dest-unreach`, `proto-response`, …) reads as the neutral
+//! [`Reason::Unknown`] (`unknown-response`); SCTP and IP-protocol ports, and
+//! the scan passes vigie does not run (`sctpinit`, `ipproto`, `bounce`,
+//! `idle`), are left out; host states `unknown` and `skipped` read as down.
+//! An unknown port state is an error in either (the port cannot be
+//! compared). [`Report::origin`] says who wrote the document.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -172,12 +184,49 @@ impl Format {
     }
 }
 
-/// One whole output read back: the run, every host written, the totals.
+/// One whole output read back: who wrote it, the run, every host written,
+/// the totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    pub origin: Origin,
     pub run: RunInfo,
     pub hosts: Vec<HostReport>,
     pub stats: RunStats,
+}
+
+/// The program that wrote a document, as its header names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scanner: Scanner,
+    /// Its version (`nmaprun/@version`, the run line's `version`).
+    pub version: String,
+}
+
+/// The scanners whose outputs are read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scanner {
+    Vigie,
+    Nmap,
+}
+
+impl Scanner {
+    /// The name as the scanner writes it in its "… scan initiated" line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scanner::Vigie => NAME,
+            Scanner::Nmap => "Nmap",
+        }
+    }
+}
+
+impl Origin {
+    /// This build of vigie.
+    pub fn vigie() -> Origin {
+        Origin {
+            scanner: Scanner::Vigie,
+            version: crate::VERSION.to_owned(),
+        }
+    }
 }
 
 /// The format of a document from its first non-blank byte: `<` for XML,
@@ -375,10 +424,21 @@ struct HostBuild {
     extra: Option<(PortState, u32, u32)>,
 }
 
+/// What to do with an element's content once it is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Read what is inside.
+    Enter,
+    /// Pass over it and everything inside (an element not modelled).
+    Skip,
+}
+
 /// Everything read so far from an XML document.
 #[derive(Default)]
 struct XmlRead {
-    comment_seen: bool,
+    /// The scanner named by the "… scan initiated" comment.
+    scanner: Option<Scanner>,
+    version: String,
     root_seen: bool,
     args: String,
     start: Option<SystemTime>,
@@ -399,6 +459,7 @@ impl XmlRead {
 
     /// The text of a `<cpe>`: kept with the port's probed service.
     fn cpe(&mut self, text: String) -> Result<(), Malformed> {
+        let nmap = self.nmap();
         let h = self.host("cpe")?;
         let p = h.port.as_mut().ok_or_else(|| outside("cpe", "port"))?;
         match p.4.as_mut() {
@@ -406,16 +467,44 @@ impl XmlRead {
                 d.cpe.push(text);
                 Ok(())
             }
+            None if nmap => Ok(()),
             None => Err(Malformed::Text),
         }
     }
 
-    fn open(&mut self, name: &str, parent: Option<&str>, e: &BytesStart) -> Result<(), Malformed> {
+    fn nmap(&self) -> bool {
+        self.scanner == Some(Scanner::Nmap)
+    }
+
+    /// A reason word: in nmap's files, one vigie does not model is kept as
+    /// the neutral [`Reason::Unknown`]; in vigie's, it is an error.
+    fn reason(&self, s: &str) -> Result<Reason, Malformed> {
+        match reason(s) {
+            Err(_) if self.nmap() => Ok(Reason::Unknown),
+            r => r,
+        }
+    }
+
+    /// A protocol word: `Ok(None)` for nmap's SCTP and IP-protocol ports,
+    /// which vigie does not model (they are passed over).
+    fn proto(&self, s: &str) -> Result<Option<Proto>, Malformed> {
+        match proto(s) {
+            Err(_) if self.nmap() => Ok(None),
+            r => r.map(Some),
+        }
+    }
+
+    fn open(
+        &mut self,
+        name: &str,
+        parent: Option<&str>,
+        e: &BytesStart,
+    ) -> Result<Flow, Malformed> {
         if parent.is_none() {
             if name != "nmaprun" || self.root_seen {
                 return Err(Malformed::Root(name.to_owned()));
             }
-            if !self.comment_seen {
+            if self.scanner.is_none() {
                 return Err(Malformed::NoComment);
             }
         }
@@ -425,13 +514,21 @@ impl XmlRead {
                 self.root_seen = true;
                 self.args = a.get(name, "args")?.to_owned();
                 self.start = Some(unix_time(a.num(name, "start")?)?);
+                self.version = a.opt("version").unwrap_or_default().to_owned();
             }
             (Some("nmaprun"), "scaninfo") => {
                 let ty = a.get(name, "type")?;
-                let technique = technique(ty).ok_or_else(|| unknown("scan type", ty))?;
+                let pr = self.proto(a.get(name, "protocol")?)?;
+                // nmap's passes vigie does not run (SCTP, IP protocol,
+                // FTP bounce, idle) are left out of the run's list.
+                let (technique, proto) = match (technique(ty), pr) {
+                    (Some(t), Some(p)) => (t, p),
+                    _ if self.nmap() => return Ok(Flow::Skip),
+                    _ => return Err(unknown("scan type", ty)),
+                };
                 self.scans.push(ScanInfo {
                     technique,
-                    proto: proto(a.get(name, "protocol")?)?,
+                    proto,
                     ports: port_list(a.get(name, "services")?)?,
                     scanflags: a.opt("scanflags").map(str::to_owned),
                 });
@@ -455,15 +552,19 @@ impl XmlRead {
                 });
             }
             (Some("host"), "status") => {
-                self.host(name)?.status = Some(HostStatus {
+                let nmap = self.nmap();
+                let status = HostStatus {
                     up: match a.get(name, "state")? {
                         "up" => true,
                         "down" => false,
+                        // nmap's "unknown" and "skipped": not seen up
+                        "unknown" | "skipped" if nmap => false,
                         s => return Err(unknown("host state", s)),
                     },
-                    reason: reason(a.get(name, "reason")?)?,
+                    reason: self.reason(a.get(name, "reason")?)?,
                     ttl: a.num(name, "reason_ttl")?,
-                });
+                };
+                self.host(name)?.status = Some(status);
             }
             (Some("host"), "address") => {
                 let addr = a.get(name, "addr")?;
@@ -491,9 +592,9 @@ impl XmlRead {
                 self.host(name)?.extra = Some((st, count, 0));
             }
             (Some("extraports"), "extrareasons") => {
-                let why = reason(a.get(name, "reason")?)?;
+                let why = self.reason(a.get(name, "reason")?)?;
                 let count: u32 = a.num(name, "count")?;
-                let pr = proto(a.get(name, "proto")?)?;
+                let pr = self.proto(a.get(name, "proto")?)?;
                 let list = port_list(a.get(name, "ports")?)?;
                 if list.len() != count {
                     return Err(Malformed::ExtraReasonsCount {
@@ -510,6 +611,9 @@ impl XmlRead {
                 };
                 *seen += count;
                 let st = *st;
+                let Some(pr) = pr else {
+                    return Ok(Flow::Enter);
+                };
                 h.ports.extend(list.iter().map(|port| PortResult {
                     proto: pr,
                     port,
@@ -521,7 +625,9 @@ impl XmlRead {
                 }));
             }
             (Some("ports"), "port") => {
-                let pr = proto(a.get(name, "protocol")?)?;
+                let Some(pr) = self.proto(a.get(name, "protocol")?)? else {
+                    return Ok(Flow::Skip);
+                };
                 let id = a.num(name, "portid")?;
                 let h = self.host(name)?;
                 if h.ports.len() >= MAX_PORTS {
@@ -532,7 +638,7 @@ impl XmlRead {
             (Some("port"), "state") => {
                 let v = (
                     state(a.get(name, "state")?)?,
-                    reason(a.get(name, "reason")?)?,
+                    self.reason(a.get(name, "reason")?)?,
                     a.num(name, "reason_ttl")?,
                 );
                 let h = self.host(name)?;
@@ -584,11 +690,15 @@ impl XmlRead {
                     a.num(name, "total")?,
                 ));
             }
-            // Elements vigie does not write (or that carry nothing to
-            // merge: <hostnames>, <ports>, <runstats>, <debugging>) pass.
-            _ => {}
+            (Some("host"), "hostnames" | "ports")
+            | (Some("nmaprun"), "runstats")
+            | (Some("service"), "cpe") => {}
+            // Elements vigie does not model (nmap's <hosthint>, <os>,
+            // <trace>, <script>, <taskbegin>, <debugging>, …) are passed
+            // over with all they hold.
+            _ => return Ok(Flow::Skip),
         }
-        Ok(())
+        Ok(Flow::Enter)
     }
 
     fn close(&mut self, name: &str, parent: Option<&str>) -> Result<(), Malformed> {
@@ -650,12 +760,27 @@ impl XmlRead {
     }
 }
 
-/// Read vigie's `-oX` output back.
+/// The scanner a comment before `<nmaprun>` names: vigie's "vigie 0.1.0
+/// scan initiated …" or nmap's "Nmap 7.93 scan initiated …".
+fn initiated_by(comment: &str) -> Option<Scanner> {
+    let mut words = comment.split_whitespace();
+    let scanner = match words.next()? {
+        NAME => Scanner::Vigie,
+        "Nmap" => Scanner::Nmap,
+        _ => return None,
+    };
+    let _version = words.next()?;
+    (words.next()? == "scan" && words.next()? == "initiated").then_some(scanner)
+}
+
+/// Read an `-oX` output back: vigie's, or nmap's own.
 pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
     let text = std::str::from_utf8(bytes).map_err(ReadError::NotUtf8)?;
     let mut r = quick_xml::Reader::from_str(text);
     let mut doc = XmlRead::default();
     let mut path: Vec<String> = Vec::new();
+    // How deep inside an element passed over (0: reading).
+    let mut skip = 0usize;
     loop {
         let at = r.buffer_position();
         let ev = r
@@ -666,27 +791,43 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
                 let n = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 Err(Malformed::AfterRoot(n))
             }
+            Event::Start(e) if skip > 0 => {
+                skip += 1;
+                path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                Ok(())
+            }
+            Event::End(_) if skip > 0 => {
+                skip -= 1;
+                path.pop();
+                Ok(())
+            }
+            Event::Eof => break,
+            _ if skip > 0 => Ok(()),
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 let res = doc.open(&name, path.last().map(String::as_str), &e);
                 path.push(name);
-                res
+                res.map(|flow| {
+                    if flow == Flow::Skip {
+                        skip = 1;
+                    }
+                })
             }
             Event::Empty(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 let parent = path.last().map(String::as_str);
-                doc.open(&name, parent, &e)
-                    .and_then(|()| doc.close(&name, parent))
+                match doc.open(&name, parent, &e) {
+                    Ok(Flow::Enter) => doc.close(&name, parent),
+                    Ok(Flow::Skip) => Ok(()),
+                    Err(e) => Err(e),
+                }
             }
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 doc.close(&name, path.last().map(String::as_str))
             }
-            Event::Comment(c) if !doc.root_seen => {
-                let c = String::from_utf8_lossy(&c);
-                if c.trim_start().starts_with(&format!("{NAME} ")) && c.contains("scan initiated") {
-                    doc.comment_seen = true;
-                }
+            Event::Comment(c) if !doc.root_seen && doc.scanner.is_none() => {
+                doc.scanner = initiated_by(&String::from_utf8_lossy(&c));
                 Ok(())
             }
             // A `<cpe>` of a probed service is the one element with text.
@@ -698,7 +839,6 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
                 }
             }
             Event::Text(t) if t.iter().any(|b| !b.is_ascii_whitespace()) => Err(Malformed::Text),
-            Event::Eof => break,
             _ => Ok(()),
         };
         res.map_err(|error| ReadError::Xml { at, error })?;
@@ -714,6 +854,10 @@ pub fn read_xml(bytes: &[u8]) -> Result<Report, ReadError> {
         return Err(ReadError::NoRunstats);
     };
     Ok(Report {
+        origin: Origin {
+            scanner: doc.scanner.unwrap_or(Scanner::Vigie),
+            version: doc.version,
+        },
         run: RunInfo {
             args: doc.args,
             start: doc.start.unwrap_or(UNIX_EPOCH),
@@ -779,6 +923,7 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, ReadError> {
     let mut run: Option<RunInfo> = None;
     let mut hosts = Vec::new();
     let mut stats: Option<RunStats> = None;
+    let mut version = String::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -798,6 +943,7 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, ReadError> {
                 if r.scanner != NAME {
                     return Err(at(Malformed::Scanner(r.scanner.into_owned())));
                 }
+                version = r.version.into_owned();
                 let scans = r
                     .scans
                     .into_iter()
@@ -842,7 +988,15 @@ pub fn read_json_lines(bytes: &[u8]) -> Result<Report, ReadError> {
     }
     let run = run.ok_or(ReadError::NoRunLine)?;
     let stats = stats.ok_or(ReadError::TruncatedJson)?;
-    Ok(Report { run, hosts, stats })
+    Ok(Report {
+        origin: Origin {
+            scanner: Scanner::Vigie,
+            version,
+        },
+        run,
+        hosts,
+        stats,
+    })
 }
 
 #[cfg(test)]
@@ -851,6 +1005,175 @@ mod tests {
     use crate::testutil::*;
     use crate::{JsonLinesWriter, Options, Sink, XmlWriter};
     use proptest::prelude::*;
+
+    /// A document shaped as nmap 7.93 writes `-oX` with -sS -sU -sO -sV -O
+    /// --reason -v -sC --traceroute (written for this test, with nmap's
+    /// elements and attributes): a host hint, scripts with text, OS guesses
+    /// with CPEs, a trace, an SCTP-less IP-protocol pass, a down host,
+    /// reasons vigie does not model.
+    pub(crate) const NMAP_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<?xml-stylesheet href="file:///usr/bin/../share/nmap/nmap.xsl" type="text/xsl"?>
+<!-- Nmap 7.93 scan initiated Sat Nov 21 04:58:06 2026 as: nmap -sS -sU -sO -sV -O -&#45;reason -v -oX n.xml 198.18.0.2 198.18.0.9 -->
+<nmaprun scanner="nmap" args="nmap -sS -sU -sO -sV -O -&#45;reason -v -oX n.xml 198.18.0.2 198.18.0.9" start="1795237086" startstr="Sat Nov 21 04:58:06 2026" version="7.93" xmloutputversion="1.05">
+<scaninfo type="syn" protocol="tcp" numservices="40" services="1-40"/>
+<scaninfo type="udp" protocol="udp" numservices="1" services="53"/>
+<scaninfo type="ipproto" protocol="ip" numservices="2" services="1,6"/>
+<verbose level="1"/>
+<debugging level="0"/>
+<taskbegin task="ARP Ping Scan" time="1795237086"/>
+<taskprogress task="SYN Stealth Scan" time="1795237087" percent="50.00" remaining="1" etc="1795237088"/>
+<hosthint><status state="up" reason="arp-response" reason_ttl="0"/>
+<address addr="198.18.0.2" addrtype="ipv4"/>
+<address addr="2E:5F:11:AA:00:02" addrtype="mac"/>
+<hostnames>
+</hostnames>
+</hosthint>
+<target specification="nowhere.invalid" status="skipped" reason="invalid"/>
+<host starttime="1795237086" endtime="1795237129"><status state="up" reason="arp-response" reason_ttl="0"/>
+<address addr="198.18.0.2" addrtype="ipv4"/>
+<address addr="2E:5F:11:AA:00:02" addrtype="mac" vendor="Unknown"/>
+<hostnames>
+<hostname name="t.lab" type="user"/>
+<hostname name="t.lab" type="PTR"/>
+</hostnames>
+<ports><extraports state="closed" count="37">
+<extrareasons reason="reset" count="35" proto="tcp" ports="1-21,24-37"/>
+<extrareasons reason="proto-unreach" count="1" proto="ip" ports="1"/>
+<extrareasons reason="port-unreach" count="1" proto="udp" ports="53"/>
+</extraports>
+<port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/><service name="ssh" product="OpenSSH" version="9.2p1 Debian 2+deb12u3" extrainfo="protocol 2.0" ostype="Linux" method="probed" conf="10"><cpe>cpe:/a:openbsd:openssh:9.2p1</cpe><cpe>cpe:/o:linux:linux_kernel</cpe></service><script id="ssh-hostkey" output="&#xa;  256 aa:bb (ECDSA)"><table>
+<elem key="type">ecdsa-sha2-nistp256</elem>
+<elem key="bits">256</elem>
+</table>
+</script></port>
+<port protocol="tcp" portid="23"><state state="filtered" reason="dest-unreach" reason_ttl="64"/><service name="telnet" method="table" conf="3"/></port>
+<port protocol="tcp" portid="38"><state state="closed" reason="reset" reason_ttl="64"/><service name="rap" method="table" conf="3"><cpe>cpe:/a:x:y</cpe></service></port>
+<port protocol="tcp" portid="39"><state state="closed" reason="reset" reason_ttl="64"/></port>
+<port protocol="tcp" portid="40"><state state="open" reason="syn-ack" reason_ttl="64"/><service name="http" product="nginx" tunnel="ssl" method="probed" conf="10"/></port>
+<port protocol="ip" portid="6"><state state="open" reason="proto-response" reason_ttl="64"/><service name="tcp" method="table" conf="3"/></port>
+</ports>
+<os><portused state="open" proto="tcp" portid="22"/>
+<osmatch name="Linux 5.0 - 5.14" accuracy="100" line="67761">
+<osclass type="general purpose" vendor="Linux" osfamily="Linux" osgen="5.X" accuracy="100"><cpe>cpe:/o:linux:linux_kernel:5</cpe></osclass>
+</osmatch>
+<osfingerprint fingerprint="OS:SCAN(V=7.93%E=4)&#xa;"/>
+</os>
+<uptime seconds="4" lastboot="Sat Nov 21 04:58:45 2026"/>
+<distance value="1"/>
+<tcpsequence index="260" difficulty="Good luck!" values="AD932CA3,B8D4D449"/>
+<hostscript><script id="smb-os-discovery" output="x"/></hostscript>
+<trace port="80" proto="tcp">
+<hop ttl="1" ipaddr="198.18.0.2" rtt="0.05"/>
+</trace>
+<times srtt="57" rttvar="5" to="100000"/>
+</host>
+<host><status state="down" reason="no-response" reason_ttl="0"/>
+<address addr="198.18.0.9" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+</host>
+<postscript><script id="x" output="y">text</script></postscript>
+<output type="interactive">Nmap done</output>
+<runstats><finished time="1795237129" timestr="Sat Nov 21 04:58:49 2026" summary="Nmap done at Sat Nov 21 04:58:49 2026; 2 IP addresses (1 host up) scanned in 43.10 seconds" elapsed="43.10" exit="success"/><hosts up="1" down="1" total="2"/>
+</runstats>
+</nmaprun>
+"#;
+
+    #[test]
+    fn reads_nmaps_own_xml() {
+        let r = read_xml(NMAP_XML.as_bytes()).unwrap();
+        assert_eq!(
+            r.origin,
+            Origin {
+                scanner: Scanner::Nmap,
+                version: "7.93".into()
+            }
+        );
+        assert_eq!(
+            r.run.args,
+            "nmap -sS -sU -sO -sV -O --reason -v -oX n.xml 198.18.0.2 198.18.0.9"
+        );
+        assert_eq!(r.run.verbose, 1);
+        // the IP-protocol pass is left out
+        let scans: Vec<_> = r
+            .run
+            .scans
+            .iter()
+            .map(|s| (s.technique, s.proto, s.ports.len()))
+            .collect();
+        assert_eq!(
+            scans,
+            [
+                (Technique::Syn, Proto::Tcp, 40),
+                (Technique::Udp, Proto::Udp, 1)
+            ]
+        );
+        assert_eq!(r.hosts.len(), 2);
+        let h = &r.hosts[0];
+        assert_eq!(h.addr.to_string(), "198.18.0.2");
+        assert_eq!(h.hostname.as_deref(), Some("t.lab"));
+        assert_eq!(h.mac, Some([0x2e, 0x5f, 0x11, 0xaa, 0, 2]));
+        assert!(h.status.up);
+        assert_eq!(h.status.reason, Reason::ArpResponse);
+        assert_eq!(h.srtt, Some(Duration::from_micros(57)));
+        // every TCP and UDP port, the folded ones too; IP protocols left out
+        let ports: Vec<(Proto, u16, PortState, Reason)> = h
+            .ports
+            .iter()
+            .map(|p| (p.proto, p.port, p.state, p.reason))
+            .collect();
+        assert_eq!(ports.len(), 41, "{ports:?}");
+        assert_eq!(ports[21], (Proto::Tcp, 22, PortState::Open, Reason::SynAck));
+        // a reason vigie does not model is kept as the neutral one
+        assert_eq!(
+            ports[22],
+            (Proto::Tcp, 23, PortState::Filtered, Reason::Unknown)
+        );
+        assert_eq!(
+            ports[40],
+            (Proto::Udp, 53, PortState::Closed, Reason::PortUnreach)
+        );
+        let ssh = h.ports[21].detected.as_deref().unwrap();
+        assert_eq!(ssh.product.as_deref(), Some("OpenSSH"));
+        assert_eq!(ssh.version.as_deref(), Some("9.2p1 Debian 2+deb12u3"));
+        assert_eq!(ssh.extrainfo.as_deref(), Some("protocol 2.0"));
+        assert_eq!(
+            ssh.cpe,
+            ["cpe:/a:openbsd:openssh:9.2p1", "cpe:/o:linux:linux_kernel"]
+        );
+        assert_eq!(h.ports[22].service.as_deref(), Some("telnet"));
+        assert!(h.ports[22].detected.is_none());
+        assert_eq!(h.ports[37].service.as_deref(), Some("rap"));
+        assert_eq!(h.ports[38].service, None);
+        let tls = h.ports[39].detected.as_deref().unwrap();
+        assert!(tls.tunnel_ssl);
+        assert_eq!(tls.column_name(), "ssl/http");
+        let down = &r.hosts[1];
+        assert!(!down.status.up);
+        assert!(down.ports.is_empty());
+        assert_eq!((r.stats.hosts_up, r.stats.hosts_down), (1, 1));
+    }
+
+    #[test]
+    fn nmaps_xml_damaged_is_one_line_error() {
+        let err = |t: &str| match read_report(t.as_bytes()) {
+            Ok(_) => panic!("accepted:\n{t}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err(&NMAP_XML.replace("</nmaprun>\n", "")).contains("truncated XML"));
+        assert!(err(&NMAP_XML.replace("<runstats>", "<runstatz>")).contains("bad XML"));
+        assert!(err(&NMAP_XML.replace(
+            "state=\"open\" reason=\"syn-ack\"",
+            "state=\"opened\" reason=\"syn-ack\""
+        ))
+        .contains("unknown port state \"opened\""));
+        assert!(err(&NMAP_XML.replace("count=\"35\"", "count=\"34\"")).contains("count=34"));
+        for cut in (0..NMAP_XML.len() - 1).step_by(7) {
+            let e = err(&NMAP_XML[..cut]);
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
 
     /// A run with a folded host (closed/reset, filtered/no-response and
     /// udp closed/port-unreach folded; open ports listed with services), a
@@ -896,6 +1219,7 @@ mod tests {
             ..stats()
         };
         Report {
+            origin: Origin::vigie(),
             run,
             hosts: vec![h, host_down(), v6],
             stats: st,
@@ -973,8 +1297,11 @@ mod tests {
             err("hello"),
             "not a vigie output (neither XML nor JSON Lines)"
         );
-        assert!(err(&xml.replace("vigie 0.1.0 scan", "nmap 7.93 scan"))
+        assert!(err(&xml.replace("vigie 0.1.0 scan", "masscan 1.3 scan"))
             .contains("not a vigie XML output"));
+        // in vigie's own files, words vigie does not write stay errors
+        assert!(err(&xml.replace("type=\"syn\"", "type=\"sctpinit\"")).contains("scan type"));
+        assert!(err(&xml.replace("protocol=\"tcp\"", "protocol=\"sctp\"")).contains("protocol"));
         assert!(
             err("<html><body/></html>").contains("not a vigie XML output"),
             "{}",

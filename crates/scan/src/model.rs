@@ -239,10 +239,14 @@ pub enum Reason {
     TimestampReply,
     /// ICMP address mask reply to a `-PM` ping.
     MaskReply,
+    /// A reason vigie does not model, read from another scanner's output
+    /// (nmap's `dest-unreach`, `proto-response`, `script-set`, …): kept as
+    /// nmap's own neutral word. vigie's scans never give it.
+    Unknown,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Reason::SynAck,
         Reason::Reset,
         Reason::NoResponse,
@@ -264,6 +268,7 @@ impl Reason {
         Reason::UserSet,
         Reason::TimestampReply,
         Reason::MaskReply,
+        Reason::Unknown,
     ];
 
     /// The reason nmap's word names; `syn-ack` is the raw scan's (the
@@ -295,6 +300,7 @@ impl Reason {
             Reason::UserSet => "user-set",
             Reason::TimestampReply => "timestamp-reply",
             Reason::MaskReply => "addressmask-reply",
+            Reason::Unknown => "unknown-response",
         }
     }
 

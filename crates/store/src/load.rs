@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use vigie_report::{HostReport, Report, RunInfo, RunStats, ScanInfo};
+use vigie_report::{HostReport, Origin, Report, RunInfo, RunStats, ScanInfo};
 use vigie_scan::{Proto, Technique};
 
 use crate::rows::port_list;
@@ -51,6 +51,7 @@ pub(crate) fn stored_run(
         .map(|d| d.max(0) as u64)
         .unwrap_or(total.saturating_sub(up));
     let report = Report {
+        origin: Origin::vigie(),
         run: RunInfo {
             args: summary.args.clone(),
             start: summary.start,

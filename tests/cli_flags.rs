@@ -205,7 +205,7 @@ fn bash_offers_every_long_flag() {
     let diff: BTreeSet<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
     assert_eq!(
         diff,
-        BTreeSet::from(["-v", "-oX", "-oJ", "-h", "--help"]),
+        BTreeSet::from(["-v", "-oX", "-oJ", "--db", "-h", "--help"]),
         "diff's flags"
     );
     let sub: Vec<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
@@ -596,8 +596,8 @@ fn diff_xml(state: &str, reason: &str) -> String {
 }
 
 /// `vigie diff`: 0 the same, 1 a change, 2 and one line for bad input
-/// (a missing, corrupt or truncated file, a count of inputs other than
-/// two), never a panic.
+/// (a missing, corrupt or truncated file, more than two inputs), never a
+/// panic.
 #[test]
 fn diff_status_and_bad_input() {
     let f = Scratch::new("diff-cli");
@@ -628,14 +628,14 @@ fn diff_status_and_bad_input() {
     );
     assert!(stdout_of(&["diff", "--help"]).contains("Usage: vigie diff"));
 
-    let usage = "diff: usage: vigie diff [-v] [-oX FILE] [-oJ FILE] A B (two -oX or -oJ outputs)";
-    refused(&["diff"], usage);
-    refused(&["diff", &open], usage);
+    // No word or one: stored scans (tests/cli_history.rs).
+    let usage =
+        "diff: usage: vigie diff [-v] [-oX FILE] [-oJ FILE] [--db URL] [A [B]] (files or scan ids)";
     refused(&["diff", &open, &open, &open], usage);
     let missing = f.0.join("missing.xml").display().to_string();
     refused(
         &["diff", &open, &missing],
-        &format!("diff: {missing}: no such file (A and B are -oX or -oJ outputs)"),
+        &format!("diff: {missing}: no such file or scan id (A and B are -oX or -oJ outputs, or ids from vigie history)"),
     );
     refused(
         &["diff", "--frob", &open, &open],

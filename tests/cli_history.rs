@@ -266,3 +266,73 @@ fn history_words_are_checked() {
         assert!(line.chars().count() <= 80, "{line}");
     }
 }
+
+/// `vigie diff` on stored scans: ids, one id, none; and what it refuses.
+#[test]
+fn diff_of_stored_scans() {
+    let d = scratch("diff");
+    let f = |n: &str| d.join(n).display().to_string();
+    // No store yet.
+    refused(&d, &["diff"], "history: sqlite:");
+    let a = ["-sT", "-Pn", "-n", "-p", "1-200", "127.0.0.1"];
+    ok(&d, &a);
+    refused(
+        &d,
+        &["diff"],
+        "diff: the history has no two complete scans of the same targets",
+    );
+    refused(
+        &d,
+        &["diff", "1"],
+        "diff: no other complete scan of 127.0.0.1 in the history",
+    );
+    // The same scan again (nothing changed on loopback's first 200 ports
+    // between two runs a moment apart, or the test says what did).
+    ok(&d, &[&a[..], &["-oX", &f("two.xml")]].concat());
+    for args in [
+        &["diff"][..],
+        &["diff", "1"],
+        &["diff", "2"],
+        &["diff", "1", "2"],
+    ] {
+        let out = vigie(&d, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        // ndiff's banner lines (the command lines differ), nothing else.
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.lines()
+                .all(|l| l.starts_with("-vigie ") || l.starts_with("+vigie ")),
+            "{args:?}: {text}"
+        );
+    }
+    // A stored scan against a file: the same scan, written by -oX.
+    let out = vigie(&d, &["diff", "2", &f("two.xml")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The labels name the stored scans.
+    let out = vigie(&d, &["diff", "-oJ", "-", "1", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\"file\":\"scan 1\"") && text.contains("\"file\":\"scan 2\""),
+        "{text}"
+    );
+    // Another port list: the extra ports are changes (scanned in one only).
+    ok(&d, &["-sT", "-Pn", "-n", "-p", "1-201", "127.0.0.1"]);
+    let out = vigie(&d, &["diff", "-oJ", "-", "2", "3"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\"port\":201"),
+        "{out:?}"
+    );
+    refused(&d, &["diff", "9"], "history: sqlite:");
+    refused(
+        &d,
+        &["diff", "1", "x9"],
+        "diff: x9: no such file or scan id",
+    );
+    refused(&d, &["diff", &f("two.xml")], "diff: ");
+    refused(
+        &d,
+        &["diff", "--db", "nope", "1", "2"],
+        "--db: bad database URL",
+    );
+}

@@ -1619,7 +1619,9 @@ pub struct DiffOptions {
     pub xml: Option<String>,
     /// `-oJ FILE`: JSON Lines (`-`: stdout instead of the text).
     pub json: Option<String>,
-    /// The two scans: files today.
+    /// `--db URL`: the store stored scans come from.
+    pub db: Option<String>,
+    /// The scans: none, one or two words (files or stored scan ids).
     pub inputs: Vec<String>,
     pub help: bool,
 }
@@ -1629,7 +1631,9 @@ pub const DIFF_SECTIONS: &[Section] = &[Section {
     title: "OUTPUT",
     intro: "The changes go to stdout as ndiff's text, unless -oX or -oJ names -.\n\
             Exit status: 0 nothing differs, 1 something does, 2 an error.",
-    outro: "",
+    outro: "A and B are files (vigie's -oX or -oJ, nmap's -oX) or ids of scans in the\n\
+            history (vigie history). With B left out, A is compared with the newest\n\
+            complete scan of the same targets; with neither, the last two.",
 }];
 
 /// `vigie diff`'s flags.
@@ -1662,6 +1666,18 @@ pub const DIFF: &[Flag<DiffOptions>] = &[
             Ok(())
         },
     ),
+    Flag::valued(
+        &[Long("--db")],
+        "url",
+        Complete::Any,
+        0,
+        "the history store of scan ids (default: $VIGIE_DB, else\n\
+         sqlite:$XDG_DATA_HOME/vigie/history.db)",
+        |o, v| {
+            o.db = Some(v.to_string());
+            Ok(())
+        },
+    ),
     Flag::switch(
         &[Word("-h"), Long("--help")],
         0,
@@ -1679,14 +1695,14 @@ pub const DIFF_TABLE: Table<DiffOptions> = Table {
 
 /// The usage line of `vigie diff`.
 pub const DIFF_USAGE: &str =
-    "usage: vigie diff [-v] [-oX FILE] [-oJ FILE] A B (two -oX or -oJ outputs)";
+    "usage: vigie diff [-v] [-oX FILE] [-oJ FILE] [--db URL] [A [B]] (files or scan ids)";
 
 /// `vigie diff --help`.
 pub fn diff_help() -> String {
     render(
         &DIFF_TABLE,
         "vigie diff: what changed between two scans (vigie's -oX or -oJ, nmap's -oX)\n\
-         Usage: vigie diff [-v] [-oX <file>] [-oJ <file>] <a> <b>\n",
+         Usage: vigie diff [-v] [-oX <file>] [-oJ <file>] [--db <url>] [<a> [<b>]]\n",
         "",
     )
 }
@@ -1695,7 +1711,7 @@ pub fn diff_help() -> String {
 pub fn parse_diff(args: &[String]) -> Result<DiffOptions, ArgError> {
     let mut o = DiffOptions::default();
     DIFF_TABLE.parse(args, &mut o, &mut |o, f| o.inputs.push(f.to_string()))?;
-    if o.inputs.len() != 2 && !o.help {
+    if o.inputs.len() > 2 && !o.help {
         return Err(ArgError(DIFF_USAGE.into()));
     }
     Ok(o)

@@ -956,8 +956,15 @@ fn diff_arguments() {
     assert_eq!(o.inputs, ["a.xml", "b.jsonl"]);
     let o = d(&["a", "b"]).unwrap();
     assert!(!o.verbose && o.xml.is_none() && o.json.is_none());
-    for few in [&[][..], &["a"], &["a", "b", "c"], &["-v", "-oX", "x", "a"]] {
-        assert_eq!(d(few), Err(ArgError(DIFF_USAGE.into())), "{few:?}");
+    // None, one or two words (stored scans fill in the rest); not three.
+    assert!(d(&[]).unwrap().inputs.is_empty());
+    assert_eq!(d(&["-v", "-oX", "x", "12"]).unwrap().inputs, ["12"]);
+    assert_eq!(
+        d(&["--db", "sqlite:h.db", "3", "4"]).unwrap().db.as_deref(),
+        Some("sqlite:h.db")
+    );
+    for many in [&["a", "b", "c"][..], &["-v", "1", "2", "3"]] {
+        assert_eq!(d(many), Err(ArgError(DIFF_USAGE.into())), "{many:?}");
     }
     assert_eq!(
         d(&["a", "b", "-oJ"]),

@@ -6,6 +6,8 @@
 //! reader can tell a scan still running (lock held) from one whose scanner
 //! was killed (lock free: the server released it with the session).
 
+use std::borrow::Cow;
+
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use postgres::{Client, NoTls};
@@ -400,10 +402,10 @@ impl Store for Postgres {
                 Ok(HostRow {
                     seq: r.try_get(0)?,
                     addr: r.try_get(1)?,
-                    hostname: r.try_get(2)?,
+                    hostname: r.try_get::<_, Option<String>>(2)?.map(Cow::Owned),
                     mac: r.try_get(3)?,
                     up: r.try_get(4)?,
-                    reason: r.try_get(5)?,
+                    reason: Cow::Owned(r.try_get(5)?),
                     ttl: r.try_get(6)?,
                     latency_us: r.try_get(7)?,
                     start_us: r.try_get(8)?,
@@ -420,12 +422,12 @@ impl Store for Postgres {
             .map(|r| -> Result<_, postgres::Error> {
                 Ok(PortRow {
                     seq: r.try_get(0)?,
-                    proto: r.try_get(1)?,
+                    proto: Cow::Owned(r.try_get(1)?),
                     port: r.try_get(2)?,
-                    state: r.try_get(3)?,
-                    reason: r.try_get(4)?,
+                    state: Cow::Owned(r.try_get(3)?),
+                    reason: Cow::Owned(r.try_get(4)?),
                     ttl: r.try_get(5)?,
-                    service: r.try_get(6)?,
+                    service: r.try_get::<_, Option<String>>(6)?.map(Cow::Owned),
                 })
             })
             .collect::<Result<_, _>>()?;

@@ -7,6 +7,7 @@
 //! `-p-` scan is a few rows, not 65,535). Nothing is lost: the ranges read
 //! back with the table's names.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -31,14 +32,16 @@ fn builtin() -> &'static ServiceDb {
     DB.get_or_init(ServiceDb::builtin)
 }
 
+/// Text columns borrow what they can from the host written (the words are
+/// `'static`): a sweep writes tens of thousands of these.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct HostRow {
+pub(crate) struct HostRow<'a> {
     pub seq: i64,
     pub addr: String,
-    pub hostname: Option<String>,
+    pub hostname: Option<Cow<'a, str>>,
     pub mac: Option<String>,
     pub up: bool,
-    pub reason: String,
+    pub reason: Cow<'a, str>,
     pub ttl: i32,
     pub latency_us: Option<i64>,
     pub start_us: i64,
@@ -49,14 +52,14 @@ pub(crate) struct HostRow {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PortRow {
+pub(crate) struct PortRow<'a> {
     pub seq: i64,
-    pub proto: String,
+    pub proto: Cow<'a, str>,
     pub port: i32,
-    pub state: String,
-    pub reason: String,
+    pub state: Cow<'a, str>,
+    pub reason: Cow<'a, str>,
     pub ttl: i32,
-    pub service: Option<String>,
+    pub service: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,9 +104,9 @@ pub(crate) struct ServiceRow {
 
 /// Every row of a host's batch.
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
-    pub hosts: Vec<HostRow>,
-    pub ports: Vec<PortRow>,
+pub(crate) struct Batch<'a> {
+    pub hosts: Vec<HostRow<'a>>,
+    pub ports: Vec<PortRow<'a>>,
     pub ranges: Vec<RangeRow>,
     pub services: Vec<ServiceRow>,
 }
@@ -121,16 +124,16 @@ fn rangeable(p: &PortResult) -> bool {
         && p.service.as_deref() == builtin().name(p.port, p.proto)
 }
 
-impl Batch {
+impl<'a> Batch<'a> {
     /// The rows of `host`, the `seq`-th of its run.
-    pub fn push(&mut self, seq: i64, h: &HostReport) {
+    pub fn push(&mut self, seq: i64, h: &'a HostReport) {
         self.hosts.push(HostRow {
             seq,
             addr: h.addr.to_string(),
-            hostname: h.hostname.clone(),
+            hostname: h.hostname.as_deref().map(Cow::Borrowed),
             mac: h.mac.map(mac_text),
             up: h.status.up,
-            reason: h.status.reason.as_str().to_owned(),
+            reason: Cow::Borrowed(h.status.reason.as_str()),
             ttl: i32::from(h.status.ttl),
             latency_us: h.latency.map(dur_us),
             start_us: to_us(h.start),
@@ -140,7 +143,9 @@ impl Batch {
             timeout_us: h.timeout.map(dur_us),
         });
         let mut groups: BTreeMap<(Proto, &str, &str, u8), Vec<u16>> = BTreeMap::new();
-        for p in h.ports.iter().filter(|p| rangeable(p)) {
+        // Fewer ports than a range holds: no range to look for (a sweep).
+        let few = h.ports.len() < RANGE_MIN;
+        for p in h.ports.iter().filter(|p| !few && rangeable(p)) {
             groups
                 .entry((p.proto, p.state.as_str(), p.reason.as_str(), p.ttl))
                 .or_default()
@@ -149,17 +154,17 @@ impl Batch {
         groups.retain(|_, v| v.len() >= RANGE_MIN);
         for p in &h.ports {
             let key = (p.proto, p.state.as_str(), p.reason.as_str(), p.ttl);
-            if rangeable(p) && groups.contains_key(&key) {
+            if !few && rangeable(p) && groups.contains_key(&key) {
                 continue;
             }
             self.ports.push(PortRow {
                 seq,
-                proto: p.proto.as_str().to_owned(),
+                proto: Cow::Borrowed(p.proto.as_str()),
                 port: i32::from(p.port),
-                state: p.state.as_str().to_owned(),
-                reason: p.reason.as_str().to_owned(),
+                state: Cow::Borrowed(p.state.as_str()),
+                reason: Cow::Borrowed(p.reason.as_str()),
                 ttl: i32::from(p.ttl),
-                service: p.service.clone(),
+                service: p.service.as_deref().map(Cow::Borrowed),
             });
             if let Some(d) = &p.detected {
                 self.services.push(service_row(seq, p, d));
@@ -243,8 +248,8 @@ fn parse_mac(s: &str) -> Result<[u8; 6], Bad> {
 /// The host a set of rows describes; `ports` and `ranges` and `services` are
 /// those of this host only.
 pub(crate) fn host_of(
-    h: HostRow,
-    ports: Vec<PortRow>,
+    h: HostRow<'_>,
+    ports: Vec<PortRow<'_>>,
     ranges: Vec<RangeRow>,
     services: Vec<ServiceRow>,
 ) -> Result<HostReport, Bad> {
@@ -304,7 +309,7 @@ pub(crate) fn host_of(
             state: word("port state", &p.state, PortState::parse)?,
             reason: word("reason", &p.reason, Reason::parse)?,
             ttl: small("ttl", i64::from(p.ttl))?,
-            service: p.service,
+            service: p.service.map(Cow::into_owned),
             detected: detected.remove(&(proto, port)).map(Box::new),
         });
     }
@@ -346,7 +351,7 @@ pub(crate) fn host_of(
     }
     Ok(HostReport {
         addr,
-        hostname: h.hostname,
+        hostname: h.hostname.map(Cow::into_owned),
         mac: h.mac.as_deref().map(parse_mac).transpose()?,
         status: HostStatus {
             up: h.up,
@@ -384,13 +389,13 @@ pub(crate) fn port_list(s: &str) -> Result<PortList, Bad> {
 
 /// Rows of several hosts, grouped by host `seq`, in `seq` order.
 pub(crate) fn assemble(
-    hosts: Vec<HostRow>,
-    ports: Vec<PortRow>,
+    hosts: Vec<HostRow<'_>>,
+    ports: Vec<PortRow<'_>>,
     ranges: Vec<RangeRow>,
     services: Vec<ServiceRow>,
 ) -> Result<Vec<HostReport>, Bad> {
-    type Rows = (Vec<PortRow>, Vec<RangeRow>, Vec<ServiceRow>);
-    let mut by: BTreeMap<i64, Rows> = BTreeMap::new();
+    type Rows<'p> = (Vec<PortRow<'p>>, Vec<RangeRow>, Vec<ServiceRow>);
+    let mut by: BTreeMap<i64, Rows<'_>> = BTreeMap::new();
     for p in ports {
         by.entry(p.seq).or_default().0.push(p);
     }

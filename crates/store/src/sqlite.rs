@@ -2,6 +2,7 @@
 //! that scans running at once all land (each write transaction waits its
 //! turn; readers never block writers).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -455,10 +456,10 @@ impl Store for Sqlite {
                 Ok(HostRow {
                     seq: r.get(0)?,
                     addr: r.get(1)?,
-                    hostname: r.get(2)?,
+                    hostname: r.get::<_, Option<String>>(2)?.map(Cow::Owned),
                     mac: r.get(3)?,
                     up: r.get(4)?,
-                    reason: r.get(5)?,
+                    reason: Cow::Owned(r.get(5)?),
                     ttl: r.get(6)?,
                     latency_us: r.get(7)?,
                     start_us: r.get(8)?,
@@ -475,12 +476,12 @@ impl Store for Sqlite {
             let rows = st.query_map([id], |r| {
                 Ok(PortRow {
                     seq: r.get(0)?,
-                    proto: r.get(1)?,
+                    proto: Cow::Owned(r.get(1)?),
                     port: r.get(2)?,
-                    state: r.get(3)?,
-                    reason: r.get(4)?,
+                    state: Cow::Owned(r.get(3)?),
+                    reason: Cow::Owned(r.get(4)?),
                     ttl: r.get(5)?,
-                    service: r.get(6)?,
+                    service: r.get::<_, Option<String>>(6)?.map(Cow::Owned),
                 })
             })?;
             rows.collect::<Result<_, _>>()?

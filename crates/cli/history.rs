@@ -4,10 +4,10 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, Local};
-use vigie_report::{write_report, GrepWriter, JsonLinesWriter, NormalWriter, Sink, Tee, XmlWriter};
+use vigie_report::write_report;
 use vigie_store::{DbUrl, Filter, RunSummary, Store, StoredRun};
 
-use super::{create, usage, Fail};
+use super::{usage, Fail};
 use crate::args::{self, MergeOut as Out};
 
 /// The store a command uses: its `--db`, else `VIGIE_DB`, else the default
@@ -130,18 +130,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     if outs.is_empty() {
         outs.push((Out::Normal, "-".into()));
     }
-    let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
-    for (k, path) in &outs {
-        let w = create(path)?;
-        sinks.push(match k {
-            Out::Xml => Box::new(XmlWriter::new(w, opts)),
-            Out::Json => Box::new(JsonLinesWriter::new(w)),
-            Out::Normal if path == "-" => Box::new(NormalWriter::new(w, opts)),
-            Out::Normal => Box::new(NormalWriter::new_file(w, opts)),
-            Out::Grep => Box::new(GrepWriter::new(w, opts)),
-        });
-    }
-    let mut tee = Tee::new(sinks);
+    let mut tee = crate::merge::writers(&outs, opts)?;
     match write_report(&report, &mut tee) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(Fail::Runtime(format!("writing output: {e}")))

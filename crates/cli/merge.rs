@@ -118,9 +118,15 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
         };
         outs.push((k, "-".into()));
     }
-    let opts = writer_options(&report);
+    let mut tee = writers(&outs, writer_options(&report))?;
+    write_report(&report, &mut tee).map_err(|e: io::Error| Fail::Runtime(e.to_string()))
+}
+
+/// The writers of a report read back (`vigie merge`, `vigie history
+/// show`): one per output asked for, `-` being stdout.
+pub(crate) fn writers(outs: &[(Out, String)], opts: Options) -> Result<Tee, Fail> {
     let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
-    for (k, path) in &outs {
+    for (k, path) in outs {
         let w = create(path)?;
         sinks.push(match k {
             Out::Xml => Box::new(XmlWriter::new(w, opts)),
@@ -130,8 +136,7 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
             Out::Grep => Box::new(GrepWriter::new(w, opts)),
         });
     }
-    let mut tee = Tee::new(sinks);
-    write_report(&report, &mut tee).map_err(|e: io::Error| Fail::Runtime(e.to_string()))
+    Ok(Tee::new(sinks))
 }
 
 #[cfg(test)]

@@ -103,6 +103,13 @@ impl Sink for ReportSink<'_, '_> {
         Ok(())
     }
 
+    fn window_done(&mut self) -> Result<(), Fail> {
+        if let Some(rec) = self.recorder.as_deref_mut() {
+            rec.flush();
+        }
+        Ok(())
+    }
+
     fn timed_out(&mut self, addr: IpAddr) -> Result<(), Fail> {
         eprintln!("vigie: skipping host {addr}: --host-timeout reached before its scan finished");
         Ok(())

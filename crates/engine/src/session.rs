@@ -159,6 +159,11 @@ pub trait Sink {
         Ok(())
     }
     fn host(&mut self, host: &HostResult) -> Result<(), Self::Error>;
+    /// The window's hosts have all been given (the next window comes after
+    /// the next block's scan).
+    fn window_done(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// `--host-timeout` ran out before this host's scan finished.
     fn timed_out(&mut self, _addr: IpAddr) -> Result<(), Self::Error> {
         Ok(())
@@ -656,7 +661,7 @@ impl Session {
                 Host::Skip => {}
             }
         }
-        Ok(())
+        sink.window_done().map_err(SessionError::Sink)
     }
 
     /// `-sV`: the services of the open TCP ports and the open or

@@ -288,6 +288,12 @@ pub trait Store: Send {
         stats: &RunStats,
         status: RunStatus,
     ) -> Result<(), StoreError>;
+    /// Upkeep a scan's writer does when it starts, while the scan runs and
+    /// before its first hosts (SQLite: the log's checkpoint, once it has
+    /// passed 64 MB).
+    fn upkeep(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Mark `interrupted` the scans still `running` whose writer is gone.
     fn reap(&mut self) -> Result<(), StoreError>;
     /// Stored scans, newest first.

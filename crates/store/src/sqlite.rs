@@ -15,7 +15,7 @@ use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
 use crate::{dur_us, to_us, StoredRun};
 use crate::{schema, sql, writer, Filter, RunMeta, RunStatus, RunSummary, Store, StoreError};
 
-/// The log size past which a scan checkpoints it before it starts.
+/// The log size past which a scan's writer checkpoints it when it starts.
 const WAL_LIMIT: u64 = 64 << 20;
 
 /// `history.db` → `history.db-wal`.
@@ -33,6 +33,8 @@ pub(crate) struct Sqlite {
     path: PathBuf,
     /// The next host `seq` of each run this connection writes.
     next_seq: Vec<(i64, i64)>,
+    /// The log had passed [`WAL_LIMIT`] when this scan's connection opened.
+    checkpoint_due: bool,
 }
 
 impl Sqlite {
@@ -59,6 +61,7 @@ impl Sqlite {
             conn,
             path: path.to_owned(),
             next_seq: Vec::new(),
+            checkpoint_due: false,
         };
         s.setup(scan).map_err(|e| fail(e.to_string()))?;
         Ok(s)
@@ -70,8 +73,9 @@ impl Sqlite {
     /// fsync also forces out the scan's own output files still in the page
     /// cache. The log is checkpointed by the readers (`vigie history`,
     /// `vigie diff`: the last connection to close does it) and, so that it
-    /// cannot grow without bound, by a scan's opening when it has passed
-    /// [`WAL_LIMIT`], before anything is sent.
+    /// cannot grow without bound, by a scan's writer when it starts, if the
+    /// log had passed [`WAL_LIMIT`] (while the scan sends, before any of
+    /// its hosts is written).
     fn setup(&mut self, scan: bool) -> Result<(), StoreError> {
         self.conn.busy_timeout(BUSY)?;
         // Reading the header is where a file that is not a database fails.
@@ -90,10 +94,7 @@ impl Sqlite {
         self.migrate()?;
         if scan {
             let wal = std::fs::metadata(wal_path(&self.path)).map_or(0, |m| m.len());
-            if wal > WAL_LIMIT {
-                self.conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            }
+            self.checkpoint_due = wal > WAL_LIMIT;
             self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
             self.conn
                 .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
@@ -242,6 +243,20 @@ const ROWS_PER_INSERT: usize = 64;
 pub(crate) type ScanRow = (String, String, String, Option<String>);
 
 impl Store for Sqlite {
+    fn upkeep(&mut self) -> Result<(), StoreError> {
+        if std::mem::take(&mut self.checkpoint_due) {
+            // Without waiting: a concurrent scan writing would hold this
+            // one's hosts back for as long as it writes.
+            self.conn.busy_timeout(Duration::ZERO)?;
+            let done = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            self.conn.busy_timeout(BUSY)?;
+            done?;
+        }
+        Ok(())
+    }
+
     fn begin_run(&mut self, meta: &RunMeta) -> Result<i64, StoreError> {
         let (host, pid, start) = writer::me();
         let tx = self

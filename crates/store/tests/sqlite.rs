@@ -65,6 +65,41 @@ fn reading_a_missing_store_does_not_create_it() {
     assert!(!path.exists());
 }
 
+/// The scan connection never checkpoints while it writes; a log past
+/// 64 MB is checkpointed by the next scan's writer when it starts.
+#[test]
+fn a_long_log_is_checkpointed_by_the_next_scan() {
+    let path = scratch("wal").join("history.db");
+    drop(open(&DbUrl::Sqlite(path.clone())).unwrap());
+    let wal = path.with_extension("db-wal");
+    {
+        // 80 MB in the log, never checkpointed (a scan's connection's way).
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0; CREATE TABLE filler (b BLOB); \
+             INSERT INTO filler VALUES (zeroblob(80000000));",
+        )
+        .unwrap();
+        c.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .unwrap();
+    }
+    let before = std::fs::metadata(&wal).unwrap().len();
+    assert!(before > 64 << 20, "log of {before} bytes");
+    let url = DbUrl::Sqlite(path.clone());
+    let open_it = move || -> Box<dyn Store> { vigie_store::open_for_scan(&url).unwrap() };
+    suite::record(
+        &open_it,
+        &suite::meta("198.18.5.0/30", 7_000, 0),
+        &[suite::host("198.18.5.1", &[22], 7_000)],
+        7_001,
+    );
+    let after = std::fs::metadata(&wal).unwrap().len();
+    assert!(after < 1 << 20, "log of {after} bytes after the scan");
+}
+
 #[test]
 fn urls() {
     assert_eq!(

@@ -288,6 +288,9 @@ pub fn concurrent_writers(open: Open) {
                             4_000,
                         ));
                         if i % 7 == 0 {
+                            // Hosts handed over a few at a time: the
+                            // writers' transactions interleave.
+                            r.flush();
                             std::thread::yield_now();
                         }
                     }
@@ -306,6 +309,37 @@ pub fn concurrent_writers(open: Open) {
         assert_eq!(got.report.hosts.len(), HOSTS);
         assert_eq!(got.summary.status, RunStatus::Complete);
     }
+}
+
+/// Hosts flushed to the writer are written while the scan goes on, without
+/// waiting for the scan's end or for a chunk to fill; the ones not flushed
+/// yet still land at its end.
+pub fn flushed_hosts_land_before_the_end(open: Open) {
+    let m = meta("198.18.4.0/24", 6_000, 0);
+    let mut r = Recorder::start(open(), &m).unwrap();
+    let id = r.id();
+    r.host(host("198.18.4.1", &[22], 6_000));
+    r.host(host("198.18.4.2", &[], 6_000));
+    r.flush();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = open().load(id).unwrap();
+        assert_eq!(got.summary.status, RunStatus::Running);
+        if got.report.hosts.len() == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flushed hosts not written: {} of 2",
+            got.report.hosts.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.host(host("198.18.4.3", &[80], 6_001));
+    let id = r.finish(&stats(6_002, 3, 3), RunStatus::Complete).unwrap();
+    let got = open().load(id).unwrap();
+    assert_eq!(got.report.hosts.len(), 3);
+    assert_eq!(got.summary.status, RunStatus::Complete);
 }
 
 /// Down hosts are kept too, and are not counted up.
@@ -335,5 +369,6 @@ pub fn all(open: Open) {
     unknown_id(open);
     dropped_recorder_is_interrupted(open);
     concurrent_writers(open);
+    flushed_hosts_land_before_the_end(open);
     down_hosts_are_kept(open);
 }

@@ -179,7 +179,11 @@ fn bash_offers_every_long_flag() {
          echo ::T; COMP_WORDS=(vigie -T ''); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
          echo ::merge; COMP_WORDS=(vigie merge -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
          echo ::diff; COMP_WORDS=(vigie diff -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
-         echo ::sub; COMP_WORDS=(vigie di); COMP_CWORD=1; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+         echo ::sub; COMP_WORDS=(vigie di); COMP_CWORD=1; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::history; COMP_WORDS=(vigie history -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::show; COMP_WORDS=(vigie history ''); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::watch; COMP_WORDS=(vigie watch -); COMP_CWORD=2; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         echo ::subs; COMP_WORDS=(vigie ''); COMP_CWORD=1; _vigie; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
     );
     let out = shell("bash", &["--norc", "-s"], &probe);
     assert!(out.status.success(), "{out:?}");
@@ -210,6 +214,23 @@ fn bash_offers_every_long_flag() {
     );
     let sub: Vec<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
     assert!(sub.contains(&"diff"), "{sub:?}");
+    let history: BTreeSet<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    for f in [
+        "--db", "--target", "-n", "-oX", "-oJ", "-oN", "-oG", "--help",
+    ] {
+        assert!(history.contains(f), "history: {f} not offered: {history:?}");
+    }
+    assert!(!history.contains("-p"), "{history:?}");
+    let show: Vec<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    assert_eq!(show, ["show"], "history's subcommand");
+    let watch: BTreeSet<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    for f in ["-i", "-oJ", "--syslog", "--block", "--allow", "--block-for"] {
+        assert!(watch.contains(f), "watch: {f} not offered: {watch:?}");
+    }
+    let subs: BTreeSet<&str> = parts.next().unwrap_or("").lines().skip(1).collect();
+    for w in ["merge", "history", "diff", "watch"] {
+        assert!(subs.contains(w), "subcommand {w} not offered: {subs:?}");
+    }
 }
 
 #[test]

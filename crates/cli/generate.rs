@@ -1,6 +1,6 @@
 //! `vigie --generate man|complete-bash|complete-zsh|complete-fish|
 //! complete-powershell`: the man page and the shell completions, written
-//! from the flag tables (the scan's and `vigie merge`'s), so they list
+//! from the flag tables (the scan's and each subcommand's), so they list
 //! exactly what the parser reads.
 
 use std::fmt::Write as _;
@@ -244,45 +244,118 @@ fn bash_cases<O>(t: &Table<O>, out: &mut String) {
     }
 }
 
+/// What a subcommand's words after its flags are.
+#[derive(Clone, Copy)]
+enum Rest {
+    /// Files (`vigie merge a.xml b.xml`).
+    Files,
+    /// One of these words, then anything (`vigie history show 12`).
+    Words(&'static str),
+    /// Nothing (`vigie watch`).
+    Nothing,
+}
+
+/// A subcommand, as the completion scripts want it.
+struct Sub {
+    name: &'static str,
+    about: &'static str,
+    rest: Rest,
+    words: Vec<&'static str>,
+    bash: String,
+    zsh: String,
+    fish: String,
+    pairs: Vec<(&'static str, String)>,
+}
+
+fn sub<O>(name: &'static str, about: &'static str, rest: Rest, t: &Table<O>) -> Sub {
+    let mut bash = String::new();
+    bash_cases(t, &mut bash);
+    let mut zsh = String::new();
+    zsh_specs(t, &mut zsh);
+    let mut fish = String::new();
+    fish_lines(t, &format!("__fish_seen_subcommand_from {name}"), &mut fish);
+    Sub {
+        name,
+        about,
+        rest,
+        words: words(t),
+        bash,
+        zsh,
+        fish,
+        pairs: pairs(t),
+    }
+}
+
+/// Every subcommand, in the man page's order.
+fn subs() -> Vec<Sub> {
+    vec![
+        sub(
+            "merge",
+            "join the outputs of shards",
+            Rest::Files,
+            &MERGE_TABLE,
+        ),
+        sub(
+            "history",
+            "the stored scans",
+            Rest::Words("show"),
+            &HISTORY_TABLE,
+        ),
+        sub(
+            "diff",
+            "what changed between two scans",
+            Rest::Files,
+            &DIFF_TABLE,
+        ),
+        sub(
+            "watch",
+            "tell who scans this host",
+            Rest::Nothing,
+            &WATCH_TABLE,
+        ),
+    ]
+}
+
+fn names(subs: &[Sub]) -> String {
+    subs.iter().map(|s| s.name).collect::<Vec<_>>().join(" ")
+}
+
 fn bash() -> String {
+    let subs = subs();
     let mut s = String::from(
         "# bash completion for vigie (vigie --generate complete-bash)\n\
          _vigie() {\n\
          \x20   local cur prev\n\
          \x20   cur=\"${COMP_WORDS[COMP_CWORD]}\"\n\
-         \x20   prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n\
-         \x20   if [[ ${COMP_WORDS[1]} == merge && $COMP_CWORD -gt 1 ]]; then\n\
-         \x20       case \"$prev\" in\n",
+         \x20   prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n",
     );
-    bash_cases(&MERGE_TABLE, &mut s);
-    let _ = write!(
-        s,
-        "        esac\n\
-         \x20       if [[ $cur == -* ]]; then\n\
-         \x20           COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n\
-         \x20       else\n\
-         \x20           COMPREPLY=($(compgen -f -- \"$cur\"))\n\
-         \x20       fi\n\
-         \x20       return 0\n\
-         \x20   fi\n\
-         \x20   if [[ ${{COMP_WORDS[1]}} == diff && $COMP_CWORD -gt 1 ]]; then\n\
-         \x20       case \"$prev\" in\n",
-        words(&MERGE_TABLE).join(" ")
-    );
-    bash_cases(&DIFF_TABLE, &mut s);
-    let _ = write!(
-        s,
-        "        esac\n\
-         \x20       if [[ $cur == -* ]]; then\n\
-         \x20           COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n\
-         \x20       else\n\
-         \x20           COMPREPLY=($(compgen -f -- \"$cur\"))\n\
-         \x20       fi\n\
-         \x20       return 0\n\
-         \x20   fi\n\
-         \x20   case \"$prev\" in\n",
-        words(&DIFF_TABLE).join(" ")
-    );
+    for sc in &subs {
+        let rest = match sc.rest {
+            Rest::Files => "COMPREPLY=($(compgen -f -- \"$cur\"))".to_string(),
+            Rest::Words(w) => {
+                format!("[[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W '{w}' -- \"$cur\"))")
+            }
+            Rest::Nothing => "COMPREPLY=()".to_string(),
+        };
+        let _ = write!(
+            s,
+            "    if [[ ${{COMP_WORDS[1]}} == {} && $COMP_CWORD -gt 1 ]]; then\n\
+             \x20       case \"$prev\" in\n\
+             {}\
+             \x20       esac\n\
+             \x20       if [[ $cur == -* ]]; then\n\
+             \x20           COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n\
+             \x20       else\n\
+             \x20           {rest}\n\
+             \x20       fi\n\
+             \x20       return 0\n\
+             \x20   fi\n",
+            sc.name,
+            sc.bash,
+            sc.words.join(" ")
+        );
+    }
+    s.push_str("    case \"$prev\" in\n");
     bash_cases(&TABLE, &mut s);
     let _ = write!(
         s,
@@ -290,14 +363,15 @@ fn bash() -> String {
          \x20   if [[ $cur == -* ]]; then\n\
          \x20       COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n\
          \x20   elif [[ $COMP_CWORD -eq 1 ]]; then\n\
-         \x20       COMPREPLY=($(compgen -W 'merge diff' -- \"$cur\") $(compgen -A hostname -- \"$cur\"))\n\
+         \x20       COMPREPLY=($(compgen -W '{}' -- \"$cur\") $(compgen -A hostname -- \"$cur\"))\n\
          \x20   else\n\
          \x20       COMPREPLY=($(compgen -A hostname -- \"$cur\"))\n\
          \x20   fi\n\
          \x20   return 0\n\
          }}\n\
          complete -o default -F _vigie vigie\n",
-        words(&TABLE).join(" ")
+        words(&TABLE).join(" "),
+        names(&subs)
     );
     s
 }
@@ -342,36 +416,38 @@ fn zsh_specs<O>(t: &Table<O>, out: &mut String) {
 }
 
 fn zsh() -> String {
+    let subs = subs();
     let mut s = String::from(
         "#compdef vigie\n\
          # zsh completion for vigie (vigie --generate complete-zsh)\n\
-         _vigie() {\n\
-         \x20 if [[ ${words[2]} == merge ]] && (( CURRENT > 2 )); then\n\
-         \x20   shift words; (( CURRENT-- ))\n\
-         \x20   _arguments -s \\\n",
+         _vigie() {\n",
     );
-    zsh_specs(&MERGE_TABLE, &mut s);
-    s.push_str(
-        "    '*:file:_files'\n\
-         \x20   return\n\
-         \x20 fi\n\
-         \x20 if [[ ${words[2]} == diff ]] && (( CURRENT > 2 )); then\n\
-         \x20   shift words; (( CURRENT-- ))\n\
-         \x20   _arguments -s \\\n",
-    );
-    zsh_specs(&DIFF_TABLE, &mut s);
-    s.push_str(
-        "    '*:file:_files'\n\
-         \x20   return\n\
-         \x20 fi\n\
-         \x20 _arguments -s \\\n",
-    );
+    for sc in &subs {
+        let rest = match sc.rest {
+            Rest::Files => "    '*:file:_files'\n".to_string(),
+            Rest::Words(w) => format!("    '1:subcommand:({w})' \\\n    '*:argument: '\n"),
+            Rest::Nothing => "\n".to_string(),
+        };
+        let _ = write!(
+            s,
+            "  if [[ ${{words[2]}} == {} ]] && (( CURRENT > 2 )); then\n\
+             \x20   shift words; (( CURRENT-- ))\n\
+             \x20   _arguments -s \\\n\
+             {}{rest}\
+             \x20   return\n\
+             \x20 fi\n",
+            sc.name, sc.zsh
+        );
+    }
+    s.push_str("  _arguments -s \\\n");
     zsh_specs(&TABLE, &mut s);
-    s.push_str(
-        "    '1:target or subcommand:(merge diff)' \\\n\
+    let _ = write!(
+        s,
+        "    '1:target or subcommand:({})' \\\n\
          \x20   '*:target:_hosts'\n\
-         }\n\
+         }}\n\
          _vigie \"$@\"\n",
+        names(&subs)
     );
     s
 }
@@ -408,17 +484,52 @@ fn fish_lines<O>(t: &Table<O>, cond: &str, out: &mut String) {
 }
 
 fn fish() -> String {
+    let subs = subs();
+    let all = names(&subs);
     let mut s = String::from(
         "# fish completion for vigie (vigie --generate complete-fish)\n\
-         complete -c vigie -f\n\
-         complete -c vigie -n '__fish_use_subcommand' -a merge -d 'join the outputs of shards'\n\
-         complete -c vigie -n '__fish_use_subcommand' -a diff -d 'what changed between two scans'\n\
-         complete -c vigie -n 'not __fish_seen_subcommand_from merge diff' -a '(__fish_print_hostnames)'\n\
-         complete -c vigie -n '__fish_seen_subcommand_from merge diff' -F\n",
+         complete -c vigie -f\n",
     );
-    fish_lines(&TABLE, "not __fish_seen_subcommand_from merge diff", &mut s);
-    fish_lines(&MERGE_TABLE, "__fish_seen_subcommand_from merge", &mut s);
-    fish_lines(&DIFF_TABLE, "__fish_seen_subcommand_from diff", &mut s);
+    for sc in &subs {
+        let _ = writeln!(
+            s,
+            "complete -c vigie -n '__fish_use_subcommand' -a {} -d {}",
+            sc.name,
+            fish_quote(sc.about)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "complete -c vigie -n 'not __fish_seen_subcommand_from {all}' -a '(__fish_print_hostnames)'"
+    );
+    for sc in &subs {
+        match sc.rest {
+            Rest::Files => {
+                let _ = writeln!(
+                    s,
+                    "complete -c vigie -n '__fish_seen_subcommand_from {}' -F",
+                    sc.name
+                );
+            }
+            Rest::Words(w) => {
+                let _ = writeln!(
+                    s,
+                    "complete -c vigie -n '__fish_seen_subcommand_from {}; and not __fish_seen_subcommand_from {w}' -a {}",
+                    sc.name,
+                    fish_quote(w)
+                );
+            }
+            Rest::Nothing => {}
+        }
+    }
+    fish_lines(
+        &TABLE,
+        &format!("not __fish_seen_subcommand_from {all}"),
+        &mut s,
+    );
+    for sc in &subs {
+        s.push_str(&sc.fish);
+    }
     s
 }
 
@@ -427,41 +538,41 @@ fn ps_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// A table's listed spellings, each with its summary.
+fn pairs<O>(t: &Table<O>) -> Vec<(&'static str, String)> {
+    listed(t)
+        .flat_map(|f| f.spell.iter().map(move |sp| (sp.text(), summary(f.help))))
+        .collect()
+}
+
 fn powershell() -> String {
+    let subs = subs();
     let mut s = String::from(
         "# PowerShell completion for vigie (vigie --generate complete-powershell)\n\
          Register-ArgumentCompleter -Native -CommandName vigie -ScriptBlock {\n\
          \x20   param($wordToComplete, $commandAst, $cursorPosition)\n\
-         \x20   $sub = if ($commandAst.CommandElements.Count -gt 1) { $commandAst.CommandElements[1].ToString() } else { '' }\n\
-         \x20   $scan = @(\n",
+         \x20   $sub = if ($commandAst.CommandElements.Count -gt 1) { $commandAst.CommandElements[1].ToString() } else { '' }\n",
     );
-    let list = |out: &mut String, t_words: Vec<(&str, String)>| {
+    let list = |out: &mut String, var: &str, t_words: &[(&str, String)]| {
+        let _ = writeln!(out, "    ${var} = @(");
         let items: Vec<String> = t_words
             .iter()
             .map(|(w, d)| format!("        @({}, {})", ps_quote(w), ps_quote(d)))
             .collect();
         out.push_str(&items.join(",\n"));
-        out.push('\n');
+        out.push_str("\n    )\n");
     };
-    let pairs = |t: &Table<_>| -> Vec<(&'static str, String)> {
-        listed(t)
-            .flat_map(|f| f.spell.iter().map(move |sp| (sp.text(), summary(f.help))))
-            .collect()
-    };
-    list(&mut s, pairs(&TABLE));
-    s.push_str("    )\n    $mergeFlags = @(\n");
-    let merge_pairs: Vec<(&str, String)> = listed(&MERGE_TABLE)
-        .flat_map(|f| f.spell.iter().map(move |sp| (sp.text(), summary(f.help))))
-        .collect();
-    list(&mut s, merge_pairs);
-    s.push_str("    )\n    $diffFlags = @(\n");
-    let diff_pairs: Vec<(&str, String)> = listed(&DIFF_TABLE)
-        .flat_map(|f| f.spell.iter().map(move |sp| (sp.text(), summary(f.help))))
-        .collect();
-    list(&mut s, diff_pairs);
+    list(&mut s, "scan", &pairs(&TABLE));
+    for sc in &subs {
+        list(&mut s, &format!("{}Flags", sc.name), &sc.pairs);
+    }
+    s.push_str("    $flags = switch ($sub) {\n");
+    for sc in &subs {
+        let _ = writeln!(s, "        '{0}' {{ ${0}Flags }}", sc.name);
+    }
     s.push_str(
-        "    )\n\
-         \x20   $flags = if ($sub -eq 'merge') { $mergeFlags } elseif ($sub -eq 'diff') { $diffFlags } else { $scan }\n\
+        "        default { $scan }\n\
+         \x20   }\n\
          \x20   $flags | Where-Object { $_[0] -like \"$wordToComplete*\" } | ForEach-Object {\n\
          \x20       [System.Management.Automation.CompletionResult]::new($_[0], $_[0], 'ParameterName', $_[1])\n\
          \x20   }\n\

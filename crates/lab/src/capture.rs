@@ -139,9 +139,11 @@ fn capture_thread(
 
     let setup = || -> io::Result<Receiver> {
         vigie_netio::netns::enter(ns)?;
+        // Blocks are handed over every 2 ms, full or not: 128 of them ride
+        // out this thread not being scheduled for a quarter of a second.
         Receiver::new(&RxConfig {
-            block_size: 1 << 20,
-            block_count: 16,
+            block_size: 1 << 17,
+            block_count: 128,
             block_timeout_ms: 2,
         })
     };

@@ -747,10 +747,13 @@ fn forger_thread(
     let setup = || -> io::Result<(Receiver, RawSender)> {
         vigie_netio::netns::enter(ns)?;
         // Short block timeout: the forged answer should go out within a few
-        // milliseconds of the SYN.
+        // milliseconds of the SYN. Each block is handed over when it times
+        // out, full or not, so the ring holds at least count × 2 ms: 128
+        // blocks ride out this thread not being scheduled for a quarter of
+        // a second (8 blocks lost SYNs on a busy 2-core machine).
         let rx = Receiver::new(&RxConfig {
-            block_size: 1 << 20,
-            block_count: 8,
+            block_size: 1 << 17,
+            block_count: 128,
             block_timeout_ms: 2,
         })?;
         Ok((rx, RawSender::new()?))

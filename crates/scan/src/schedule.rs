@@ -168,9 +168,12 @@ impl Schedule for TcpSchedule {
     /// passes) into the rate controller.
     fn poll_rate(&mut self, now: Instant) -> Option<Option<f64>> {
         while let Some(s) = self.tracker.poll_loss() {
+            let backoffs = self.ctl.report().backoffs;
             if self.ctl.on_sample(now, &s) {
                 self.changed = Some(self.ctl.rate());
-                if self.ctl.report().backoffs > 0 {
+                if self.ctl.report().backoffs > backoffs {
+                    self.tracker.backed_off();
+                } else if backoffs > 0 {
                     self.tracker.assume_loss();
                 }
             }

@@ -152,6 +152,8 @@ struct Window {
     len: u32,
     /// Current pass: 0 = first send, k = k-th retransmission.
     attempt: u8,
+    /// Passes granted beyond the retries (see [`Tracker::backed_off`]).
+    extra: u8,
     answered: u32,
     phase: Phase,
     /// When the latest probe of the current pass was handed out.
@@ -301,6 +303,24 @@ impl Tracker {
         self.best_attempt = self.best_attempt.max(self.cfg.max_retries);
     }
 
+    /// The rate controller backed off: the passes sent so far went out
+    /// faster than the path carries, and lost most of their probes. Every
+    /// retry is allowed from now on, and each window not yet final gets one
+    /// more pass (at most `max_retries` more in all), so that a probe's
+    /// attempts are not all spent before the rate has come down: a scan
+    /// that starts at 500,000 probes/s on a path that carries 8,000 takes
+    /// several back-offs to get there, and its first windows' passes all
+    /// fall before the last one.
+    pub fn backed_off(&mut self) {
+        self.assume_loss();
+        let most = self.cfg.max_retries;
+        for w in &mut self.windows {
+            if !matches!(w.phase, Phase::Reporting { .. }) {
+                w.extra = w.extra.saturating_add(1).min(most);
+            }
+        }
+    }
+
     /// The next probe to send, if any may go now: retransmissions of
     /// expired windows first, then new probes while fewer than
     /// `max_windows` windows are in flight.
@@ -388,6 +408,7 @@ impl Tracker {
             start: self.next,
             len,
             attempt: 0,
+            extra: 0,
             answered: 0,
             phase: Phase::Opening { sent: 0 },
             last_sent: now,
@@ -525,7 +546,7 @@ impl Tracker {
             w.answered_at_pass_start = w.answered;
             // A fully answered window is freed at once, so one exists.
             let first = w.next_unanswered(0).unwrap_or(w.len);
-            if w.attempt < max_retries {
+            if w.attempt < max_retries.saturating_add(w.extra) {
                 w.attempt += 1;
                 w.phase = Phase::Resending { cursor: first };
                 self.resending += 1;
@@ -712,6 +733,39 @@ mod tests {
         t.assume_loss();
         assert_eq!(t.retries_allowed(), 10);
         assert_eq!(run.accepted.len() as u64, n - dropped.len() as u64);
+    }
+
+    #[test]
+    fn a_back_off_grants_the_windows_in_flight_one_more_pass() {
+        // Two retries; every send of value 5 is lost, the rest answer.
+        let sends_of_5 = |back_off: bool| -> Vec<u8> {
+            let n = 64;
+            let mut t = Tracker::new(Permutation::new(n, 3), 0..n, cfg(64, 1, 2));
+            let mut now = Instant::now();
+            let (mut sent, mut timeouts) = (Vec::new(), 0);
+            while !t.is_done() {
+                while let Some(tx) = t.poll_transmit(now) {
+                    if tx.value == 5 {
+                        sent.push(tx.attempt);
+                    } else {
+                        t.handle_reply(now + ms(1), tx.value);
+                    }
+                }
+                if t.poll_timeout().is_some_and(|d| d <= now) {
+                    t.handle_timeout(now);
+                    timeouts += 1;
+                    if back_off && timeouts == 1 {
+                        t.backed_off();
+                    }
+                }
+                while t.poll_event().is_some() {}
+                now += ms(10);
+                assert!(timeouts < 50, "never finished: {sent:?}");
+            }
+            sent
+        };
+        assert_eq!(sends_of_5(false), [0, 1, 2]);
+        assert_eq!(sends_of_5(true), [0, 1, 2, 3]);
     }
 
     #[test]

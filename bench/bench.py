@@ -43,6 +43,8 @@ SPARSE_LIVE = {"198.18.0.2", "198.18.0.77", "198.18.0.200"}
 # nmap -Pn reports the scanner's own address up (user-set, scanned over lo).
 SPARSE_UP = SPARSE_LIVE | {"198.18.0.1"}
 TMP = tempfile.mkdtemp(prefix="vigie-bench-")
+# Every scan is recorded (the cost a user pays), in a store of the run's own.
+os.environ["XDG_DATA_HOME"] = TMP
 
 
 def truth(port):

@@ -104,7 +104,33 @@ impl Postgres {
                 .args(["-o", &opts, "start"]),
             "pg_ctl start",
         )?;
+        s.watch_parent()?;
         Ok(s)
+    }
+
+    /// A server kept in a `static` is never dropped: a watchdog stops it
+    /// and removes its directory once this process is gone (pg_ctl's
+    /// server is not our child and would outlive the tests).
+    fn watch_parent(&self) -> anyhow::Result<()> {
+        Command::new("sh")
+            .arg("-c")
+            .arg(
+                "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; \
+                 runuser -u \"$2\" -- \"$3\" -w -m immediate -D \"$4\" stop >/dev/null 2>&1; \
+                 rm -rf \"$5\"",
+            )
+            .arg("vigie-lab-pg-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(&self.user)
+            .arg(self.bin.join("pg_ctl"))
+            .arg(self.data())
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start the server's watchdog")?;
+        Ok(())
     }
 
     fn data(&self) -> PathBuf {

@@ -171,10 +171,10 @@ impl Schedule for TcpSchedule {
             let backoffs = self.ctl.report().backoffs;
             if self.ctl.on_sample(now, &s) {
                 self.changed = Some(self.ctl.rate());
+                // (Every retry stays allowed after the first back-off:
+                // the tracker's loss evidence only grows.)
                 if self.ctl.report().backoffs > backoffs {
                     self.tracker.backed_off();
-                } else if backoffs > 0 {
-                    self.tracker.assume_loss();
                 }
             }
         }

@@ -365,8 +365,7 @@ fn nmap_options_not_here_yet() {
         (&["-sO"], "-sO (IP protocol scan)"),
         (&["-sY"], "-sY (SCTP INIT scan)"),
         (&["-b", "relay"], "-b (FTP bounce scan)"),
-        (&["-f"], "-f (fragmented probes)"),
-        (&["--ttl", "12"], "--ttl (the probes' IP TTL)"),
+        (&["--traceroute"], "--traceroute (traceroute)"),
     ] {
         let mut v = args.to_vec();
         v.extend(["-n", "127.0.0.1"]);

@@ -8,8 +8,11 @@
 //! several flags run once the words are read ([`parse`]). Errors are one
 //! line.
 
+#[path = "evasion_args.rs"]
+pub mod evasion_args;
 #[path = "flags.rs"]
 pub mod flags;
+use evasion_args as ev;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -189,6 +192,9 @@ pub struct Options {
     pub version_timeout: Option<Duration>,
     /// `--version-trace`: a line per -sV probe, answer and result.
     pub version_trace: bool,
+    /// `-S`, `-e`, `-g`, `--ttl`, `--data*`, `--badsum`, `-f`, `--mtu`,
+    /// `-D`, `--spoof-mac`.
+    pub evasion: ev::EvasionArgs,
     /// The arguments as typed, without the program name (what a resume
     /// file keeps).
     pub argv: Vec<String>,
@@ -245,8 +251,9 @@ const PORTS: usize = 2;
 const TECHNIQUES: usize = 3;
 const TIMING: usize = 4;
 const OUTPUT: usize = 5;
-const MISC: usize = 6;
-const NMAP: usize = 7;
+const EVASION: usize = 6;
+const MISC: usize = 7;
+const NMAP: usize = 8;
 
 /// The scan's help sections.
 pub const SECTIONS: &[Section] = &[
@@ -285,6 +292,12 @@ pub const SECTIONS: &[Section] = &[
         outro: "While scanning, a progress bar is drawn on stderr when it is a terminal\n\
                 (not when a report written to - goes to the same terminal); nothing is\n\
                 written to a stderr that is not a terminal unless --stats-every is given",
+    },
+    Section {
+        title: "FIREWALL/IDS EVASION AND SPOOFING",
+        intro: "For raw scans and host discovery (not -sT); docs/usage.md says what\n\
+                each puts on the wire and what a defender sees.",
+        outro: "",
     },
     Section {
         title: "MISC",
@@ -923,6 +936,138 @@ pub const SCAN: &[Flag<Cmd>] = &[
         "do not record the scan in the history store",
         |c, _| yes(&mut c.o.no_history),
     ),
+    // EVASION
+    Flag::valued(
+        &[Glued("-S")],
+        "address",
+        Complete::Any,
+        EVASION,
+        "the probes' source address (of its family); replies come back\n\
+         only if it is one of this host's addresses",
+        |c, v| {
+            c.o.evasion.source = Some(ev::parse_address(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-e")],
+        "interface",
+        Complete::Any,
+        EVASION,
+        "send on this interface (its address is the source unless -S)",
+        |c, v| {
+            c.o.evasion.iface = Some(ev::parse_iface(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-g"), Long("--source-port")],
+        "port",
+        Complete::Any,
+        EVASION,
+        "one source port for every probe (replies\n\
+         are then told apart by the sequence number alone)",
+        |c, v| {
+            c.o.evasion.source_port = Some(ev::parse_port(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--ttl")],
+        "n",
+        Complete::Any,
+        EVASION,
+        "the probes' IPv4 TTL / IPv6 hop limit",
+        |c, v| {
+            c.o.evasion.ttl = Some(ev::parse_ttl(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--data")],
+        "hex",
+        Complete::Any,
+        EVASION,
+        "this payload on every probe (e.g. 0xdeadbeef); it replaces\n\
+         the UDP probes' own payloads",
+        |c, v| c.o.evasion.set_data("--data", ev::parse_hex(v)?),
+    ),
+    Flag::valued(
+        &[Long("--data-string")],
+        "text",
+        Complete::Any,
+        EVASION,
+        "this text as the payload of every probe",
+        |c, v| c.o.evasion.set_data("--data-string", ev::parse_string(v)?),
+    ),
+    Flag::valued(
+        &[Long("--data-length")],
+        "n",
+        Complete::Any,
+        EVASION,
+        "n random bytes (at most 1400) as the payload of every probe",
+        |c, v| {
+            c.o.evasion
+                .set_data("--data-length", ev::parse_data_length(v)?)
+        },
+    ),
+    Flag::switch(
+        &[Long("--badsum")],
+        EVASION,
+        "a wrong TCP / UDP checksum on every probe (hosts drop them;\n\
+         a reply comes from a box that does not check)",
+        |c, _| yes(&mut c.o.evasion.badsum),
+    ),
+    Flag::switch(
+        &[Word("-f")],
+        EVASION,
+        "fragment the probes: 8 bytes of IP payload per fragment\n\
+         (-f -f or -ff: 16); IPv6 uses the Fragment header",
+        |c, _| {
+            c.o.evasion.frag = c.o.evasion.frag.saturating_add(1);
+            Ok(())
+        },
+    ),
+    Flag::switch(&[Word("-ff")], EVASION, "fragments of 16 bytes", |c, _| {
+        c.o.evasion.frag = c.o.evasion.frag.saturating_add(2);
+        Ok(())
+    }),
+    Flag::valued(
+        &[Long("--mtu")],
+        "n",
+        Complete::Any,
+        EVASION,
+        "fragments of n bytes of payload (a multiple of 8)",
+        |c, v| {
+            c.o.evasion.mtu = Some(ev::parse_mtu(v)?);
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Glued("-D")],
+        "decoys",
+        Complete::Any,
+        EVASION,
+        "send each probe from these addresses too: decoy1,decoy2,ME,\n\
+         RND:n (n random addresses); ME is where our own probe goes (else\n\
+         at random). Only our own replies count",
+        |c, v| {
+            c.o.evasion.decoys = ev::parse_decoys(v)?;
+            Ok(())
+        },
+    ),
+    Flag::valued(
+        &[Long("--spoof-mac")],
+        "mac",
+        Complete::Any,
+        EVASION,
+        "the probes' Ethernet source address: a MAC (or its first\n\
+         bytes), 0 for a random one, or a vendor (Apple, Cisco, Dell, ...)",
+        |c, v| {
+            c.o.evasion.spoof_mac = Some(ev::parse_mac(v)?);
+            Ok(())
+        },
+    ),
     // MISC
     Flag::valued(
         &[Long("--seed")],
@@ -1045,58 +1190,6 @@ pub const SCAN: &[Flag<Cmd>] = &[
         None,
         NMAP,
         "the system's resolver for reverse DNS",
-    ),
-    Flag::pending(
-        &[Glued("-S")],
-        Some("address"),
-        NMAP,
-        "spoofed source address",
-    ),
-    Flag::pending(
-        &[Glued("-e")],
-        Some("interface"),
-        NMAP,
-        "the interface to send on",
-    ),
-    Flag::pending(&[Glued("-D")], Some("decoys"), NMAP, "decoy scan"),
-    Flag::pending(
-        &[Glued("-g"), Long("--source-port")],
-        Some("port"),
-        NMAP,
-        "a fixed source port",
-    ),
-    Flag::pending(&[Word("-f"), Word("-ff")], None, NMAP, "fragmented probes"),
-    Flag::pending(&[Long("--mtu")], Some("n"), NMAP, "fragmented probes"),
-    Flag::pending(&[Long("--ttl")], Some("n"), NMAP, "the probes' IP TTL"),
-    Flag::pending(
-        &[Long("--data-length")],
-        Some("n"),
-        NMAP,
-        "random payload on the probes",
-    ),
-    Flag::pending(
-        &[Long("--data")],
-        Some("hex"),
-        NMAP,
-        "a payload on the probes",
-    ),
-    Flag::pending(
-        &[Long("--data-string")],
-        Some("text"),
-        NMAP,
-        "a payload on the probes",
-    ),
-    Flag::pending(
-        &[Long("--badsum")],
-        None,
-        NMAP,
-        "a wrong checksum on the probes",
-    ),
-    Flag::pending(
-        &[Long("--spoof-mac")],
-        Some("mac"),
-        NMAP,
-        "a spoofed source MAC address",
     ),
     Flag::pending(
         &[Long("--ip-options")],
@@ -1494,6 +1587,13 @@ fn check(o: &Options) -> Result<(), ArgError> {
     }
     if o.targets.is_empty() && o.input_list.is_none() {
         return err("no targets given (see vigie --help)".into());
+    }
+    if let Some(f) = o.evasion.raw_only() {
+        if o.technique == Some(Technique::Connect) {
+            return err(format!(
+                "{f} shapes raw probes; -sT connects through the kernel (use -sS or another raw type)"
+            ));
+        }
     }
     if o.db.is_some() && o.no_history {
         return err("--db names where to record the scan; --no-history says not to".into());

@@ -106,6 +106,7 @@ fn every_flag_at_once() {
         ping_arp: false,
         disable_arp_ping: false,
         send_ip: false,
+        evasion: Default::default(),
         block_probes: None,
         tx_threads: None,
         shard: None,
@@ -793,9 +794,7 @@ fn nmap_options_not_here_yet_say_so() {
         (&["-sY"], "-sY", "SCTP INIT scan"),
         (&["-b", "relay"], "-b", "FTP bounce scan"),
         (&["-sC"], "-sC", "the default scripts"),
-        (&["-Ddecoy1,ME"], "-D", "decoy scan"),
-        (&["-g", "53"], "-g", "a fixed source port"),
-        (&["--source-port", "53"], "-g", "a fixed source port"),
+        (&["--traceroute"], "--traceroute", "traceroute"),
         (&["-PY22"], "-PY", "SCTP INIT ping"),
         (
             &["--dns-servers", "198.18.0.53"],
@@ -1047,5 +1046,89 @@ fn watch_flags() {
     assert!(watch_help().contains("--block-for"));
     for line in watch_help().lines() {
         assert!(line.chars().count() <= 80, "{line}");
+    }
+}
+
+#[test]
+fn evasion_options() {
+    use crate::args::evasion_args::{Data, DecoyArg, MacArg};
+    let o = opts(&[
+        "-S",
+        "198.18.0.9",
+        "-e",
+        "v0",
+        "-g",
+        "53",
+        "--ttl",
+        "17",
+        "--data",
+        "0xdead",
+        "--badsum",
+        "-f",
+        "-f",
+        "-D",
+        "198.18.0.50,ME,RND:2",
+        "--spoof-mac",
+        "Apple",
+    ]);
+    let e = &o.evasion;
+    assert_eq!(e.source, Some("198.18.0.9".parse().unwrap()));
+    assert_eq!(e.iface.as_deref(), Some("v0"));
+    assert_eq!((e.source_port, e.ttl, e.badsum), (Some(53), Some(17), true));
+    assert_eq!(e.data, Some(Data::Bytes(vec![0xde, 0xad])));
+    assert_eq!(e.fragment_size(), Some(16));
+    assert_eq!(
+        e.decoys,
+        [
+            DecoyArg::Addr("198.18.0.50".parse().unwrap()),
+            DecoyArg::Me,
+            DecoyArg::Random(2)
+        ]
+    );
+    assert_eq!(
+        e.spoof_mac,
+        Some(MacArg {
+            prefix: vec![0, 3, 0x93]
+        })
+    );
+    // Glued and long spellings.
+    let o = opts(&[
+        "-g53",
+        "--source-port=54",
+        "-ff",
+        "--mtu",
+        "24",
+        "-D198.18.0.50",
+    ]);
+    assert_eq!(o.evasion.source_port, Some(54));
+    assert_eq!(o.evasion.fragment_size(), Some(24));
+    assert_eq!(
+        opts(&["--data-length", "25"]).evasion.data,
+        Some(Data::Random(25))
+    );
+    assert_eq!(
+        opts(&["--data-string", "hi"]).evasion.data,
+        Some(Data::Bytes(b"hi".to_vec()))
+    );
+    assert_eq!(opts(&[]).evasion, Default::default());
+}
+
+#[test]
+fn evasion_errors_are_one_line() {
+    for (args, want) in [
+        (&["-g", "0"][..], "invalid value '0' for '-g': expected a port number from 1 to 65535"),
+        (&["--ttl", "300"], "invalid value '300' for '--ttl': expected a TTL from 0 to 255"),
+        (&["--mtu", "12"], "invalid value '12' for '--mtu': expected a multiple of 8, from 8 to 1496 (bytes of each fragment's payload)"),
+        (&["-S", "nowhere"], "invalid value 'nowhere' for '-S': expected an IPv4 or IPv6 address, not \"nowhere\""),
+        (&["-D", "ME"], "invalid value 'ME' for '-D': no decoy given (only ME)"),
+        (&["--data", "xyz"], "invalid value 'xyz' for '--data': expected an even number of hex digits (e.g. deadbeef, 0xdeadbeef or \\xde\\xad)"),
+        (&["--data", "00", "--data-length", "4"], "invalid value '4' for '--data-length': only one of --data, --data-string and --data-length may be given (and --data was)"),
+        (&["--spoof-mac", "01:00:5e:00:00:01"], "invalid value '01:00:5e:00:00:01' for '--spoof-mac': 01:00:5e:00:00:01: a multicast MAC address cannot be a source"),
+        (&["-sT", "-f"], "-f shapes raw probes; -sT connects through the kernel (use -sS or another raw type)"),
+        (&["-sT", "-D", "198.18.0.50"], "-D shapes raw probes; -sT connects through the kernel (use -sS or another raw type)"),
+    ] {
+        let mut v = args.to_vec();
+        v.push("127.0.0.1");
+        assert_eq!(fail(&v), want, "{args:?}");
     }
 }

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use vigie_engine::evasion::{Decoy, Evasion};
 use vigie_engine::session::{self, Session, SessionError};
 use vigie_engine::{Env, Stop, Timing};
 use vigie_report::{
@@ -128,6 +129,7 @@ fn run() -> Result<ExitCode, Fail> {
     let raw_ok = vigie_netio::caps::has_net_raw();
     let scans = scan_types(&opts, raw_ok)?;
     let ports = port_lists(&opts, &db, &scans)?;
+    let evasion = evasion_of(&opts.evasion, &targets, &scans, raw_ok)?;
 
     let timing = timing(&opts);
     if opts.shard.is_some() && opts.seed.is_none() && resumed.is_none() {
@@ -238,6 +240,7 @@ fn run() -> Result<ExitCode, Fail> {
     if let Some(n) = opts.tx_threads {
         env.tx_threads = n;
     }
+    env.evasion = Arc::new(evasion);
     if tracing {
         // On stdout as nmap's, unless a report goes there.
         let out: Box<dyn Write + Send> = if report_on_stdout {
@@ -314,6 +317,112 @@ fn load_resume(path: &Path) -> Result<resume::ResumeState, Fail> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read resume file {}: {e}", path.display())))?;
     resume::ResumeState::from_json(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+}
+
+/// The evasion options as the engine applies them: random decoys and
+/// payloads drawn, `ME` placed, each checked against the targets.
+fn evasion_of(
+    e: &args::evasion_args::EvasionArgs,
+    targets: &TargetSet,
+    scans: &[Technique],
+    raw_ok: bool,
+) -> Result<Evasion, Fail> {
+    use args::evasion_args::{Data, DecoyArg};
+    let Some(flag) = e.raw_only().or(e.iface.as_ref().map(|_| "-e")) else {
+        return Ok(Evasion::default());
+    };
+    if !raw_ok {
+        return Err(Fail::Runtime(format!(
+            "{flag} needs raw sockets (CAP_NET_RAW; run as root)"
+        )));
+    }
+    if scans.contains(&Technique::Connect) && e.raw_only().is_some() {
+        return Err(usage(format!(
+            "{flag} shapes raw probes; a connect scan (-sT) goes through the kernel"
+        )));
+    }
+    let fam = |v6: bool| targets.ranges().iter().any(|r| r.first().is_ipv6() == v6);
+    if let Some(name) = &e.iface {
+        let known = vigie_netio::link::interfaces().map_err(|err| {
+            Fail::Runtime(format!("-e {name}: cannot list the interfaces: {err}"))
+        })?;
+        if !known.iter().any(|i| &i.name == name) {
+            let names: Vec<&str> = known.iter().map(|i| i.name.as_str()).collect();
+            return Err(usage(format!(
+                "-e {name}: no such interface (this host has: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    if let Some(s) = e.source {
+        if !fam(s.is_ipv6()) {
+            return Err(usage(format!(
+                "-S {s}: no target is an {} address",
+                if s.is_ipv6() { "IPv6" } else { "IPv4" }
+            )));
+        }
+    }
+    let rand = |n: usize| {
+        vigie_engine::evasion::random_payload(n).map_err(|err| Fail::Runtime(err.to_string()))
+    };
+    let mut decoys = Vec::new();
+    for d in &e.decoys {
+        match *d {
+            DecoyArg::Me => decoys.push(Decoy::Me),
+            DecoyArg::Addr(a) => {
+                if !fam(a.is_ipv6()) {
+                    return Err(usage(format!(
+                        "-D {a}: no target is an {} address",
+                        if a.is_ipv6() { "IPv6" } else { "IPv4" }
+                    )));
+                }
+                decoys.push(Decoy::Addr(a));
+            }
+            DecoyArg::Random(n) => {
+                if !fam(false) {
+                    return Err(usage(
+                        "-D RND: random decoys are IPv4 addresses; name IPv6 decoys",
+                    ));
+                }
+                let r = vigie_engine::evasion::random_decoys(n)
+                    .map_err(|err| Fail::Runtime(err.to_string()))?;
+                decoys.extend(r.into_iter().map(Decoy::Addr));
+            }
+        }
+    }
+    vigie_engine::evasion::place_me(&mut decoys).map_err(|err| Fail::Runtime(err.to_string()))?;
+    let payload = match &e.data {
+        None => None,
+        Some(Data::Bytes(b)) => Some(b.clone()),
+        Some(Data::Random(n)) => Some(rand(*n)?),
+    };
+    let spoof_mac = match &e.spoof_mac {
+        None => None,
+        Some(m) => {
+            let mut mac = [0u8; 6];
+            let fill = rand(6)?;
+            mac.copy_from_slice(&fill);
+            if m.prefix.is_empty() {
+                // Random: unicast, locally administered.
+                mac[0] = (mac[0] & 0xfc) | 0x02;
+            }
+            mac[..m.prefix.len()].copy_from_slice(&m.prefix);
+            Some(mac)
+        }
+    };
+    Ok(Evasion {
+        source: e.source,
+        iface: e.iface.clone(),
+        source_port: e.source_port,
+        shape: vigie_wire::shape::Shape {
+            ttl: e.ttl,
+            payload,
+            badsum: e.badsum,
+            frag: e.fragment_size(),
+        },
+        decoys,
+        spoof_mac,
+    })
 }
 
 /// The scans a run makes, in order: at most one TCP type, then UDP.

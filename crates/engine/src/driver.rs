@@ -32,6 +32,7 @@ use vigie_netio::tx::TxBatch;
 use vigie_netio::{PacketRx, PacketTx};
 use vigie_scan::schedule::Schedule;
 
+use crate::evasion::Shaper;
 use crate::pace::Pacer;
 use crate::progress::Meter;
 use crate::trace::{Dir, Trace, DEBUG, DEBUG2};
@@ -118,6 +119,9 @@ pub struct DriveConfig {
     pub ident: u16,
     /// `--packet-trace` / `-d` (`None`: nothing traced).
     pub trace: Option<Arc<Trace>>,
+    /// The evasion options' rewriting of each probe (`None`: as stamped).
+    /// Ignored for probers of whole frames.
+    pub shaper: Option<Arc<Shaper>>,
 }
 
 /// How a drive ended.
@@ -213,8 +217,16 @@ where
     W: Wire<P::Reply>,
     R: Record<P::Reply>,
 {
-    let batch_size = cfg.batch.max(1);
-    let mut batch = TxBatch::new(batch_size);
+    let shaper = cfg.shaper.as_deref().filter(|_| !P::FRAMES);
+    // Shaped, a probe becomes up to `fanout` packets (decoys, fragments):
+    // fewer probes per batch, the batch as large in packets.
+    let fanout = shaper.map_or(1, Shaper::fanout);
+    let batch_size = (cfg.batch / fanout).max(1);
+    let mut batch = match shaper {
+        Some(s) => TxBatch::with_slot(batch_size * fanout, s.slot()),
+        None => TxBatch::new(batch_size),
+    };
+    let mut one = TxBatch::new(if shaper.is_some() { 1 } else { 0 });
     let mut scratch = Vec::with_capacity(256);
     let mut replies: Vec<(u64, P::Reply)> = Vec::new();
     let mut pacer = Pacer::new(cfg.rate, batch_size, wire.now());
@@ -313,17 +325,35 @@ where
         }
 
         let allowed = pacer.allowance(now);
-        while batch.len() < allowed {
+        let mut probes = 0;
+        while probes < allowed && batch.capacity() - batch.len() >= fanout {
             let Some(value) = sched.poll_transmit(now) else {
                 break;
             };
-            if prober.stamp(value, ident, &mut scratch, &mut batch) {
+            let stamped = match shaper {
+                None => prober.stamp(value, ident, &mut scratch, &mut batch),
+                Some(s) => {
+                    one.clear();
+                    let ok = prober.stamp(value, ident, &mut scratch, &mut one);
+                    if let Some((dst, pkt)) = one.get(0) {
+                        s.emit(
+                            dst,
+                            pkt,
+                            u32::from(ident) | (value as u32) << 16,
+                            &mut batch,
+                        );
+                    }
+                    ok
+                }
+            };
+            if stamped {
                 ident = ident.wrapping_add(1);
+                probes += 1;
             }
         }
         if !batch.is_empty() {
-            pacer.spend(batch.len());
-            sched.on_sent(now, batch.len());
+            pacer.spend(probes);
+            sched.on_sent(now, probes);
             if let Some(t) = trace {
                 t.sent_batch(&batch, P::FRAMES);
                 let (_, retx) = sched.sent();

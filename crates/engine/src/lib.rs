@@ -20,6 +20,7 @@
 pub mod blocks;
 pub mod connect;
 pub mod driver;
+pub mod evasion;
 mod pace;
 pub mod plan;
 pub mod portscan;
@@ -70,6 +71,9 @@ pub struct Env {
     pub tx_threads: u8,
     /// `--packet-trace` / `-d` lines (`None`: nothing is traced, at no cost).
     pub trace: Option<Arc<trace::Trace>>,
+    /// `-S`, `-e`, `-g`, `--ttl`, `--data*`, `--badsum`, `-f`, `-D`,
+    /// `--spoof-mac`: how every raw probe is sent.
+    pub evasion: Arc<evasion::Evasion>,
 }
 
 impl Env {
@@ -79,6 +83,7 @@ impl Env {
             progress,
             tx_threads: 2,
             trace: None,
+            evasion: Arc::default(),
         }
     }
 }

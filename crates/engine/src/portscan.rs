@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use vigie_netio::rx::{Receiver, RxConfig};
 use vigie_netio::tx::{RawSender, TxBatch};
-use vigie_netio::txring::{next_hop_v4, PacketSender};
+use vigie_netio::txring::{next_hop_v4, NextHops, PacketSender};
 use vigie_netio::PacketTx;
 use vigie_scan::classify::{classify, Response};
 use vigie_scan::cookie::Keys;
@@ -30,6 +30,7 @@ use vigie_wire::tcp::TcpFlags;
 use vigie_wire::template::{TcpTemplate, UdpTemplate};
 
 use crate::driver::{self, DriveConfig, Prober, Record, Threaded};
+use crate::evasion::{Evasion, Shaper};
 use crate::plan::{Plan, SendPath};
 use crate::progress::{self, Meter};
 use crate::results::{Cell, Results};
@@ -87,11 +88,38 @@ fn first_of(targets: &TargetSet, v6: bool) -> Option<IpAddr> {
     })
 }
 
-/// Our source address for each family present in the targets.
-pub(crate) fn sources(targets: &TargetSet) -> Result<[Option<IpAddr>; 2], EngineError> {
+/// Our source address for each family present in the targets: `-S`'s for
+/// its family, else the address of `-e`'s interface, else the kernel's
+/// choice for the first target.
+pub(crate) fn sources(
+    targets: &TargetSet,
+    evasion: &Evasion,
+) -> Result<[Option<IpAddr>; 2], EngineError> {
     let mut out = [None, None];
+    let iface = match &evasion.iface {
+        Some(name) => Some(
+            vigie_netio::link::interfaces()
+                .ok()
+                .and_then(|all| all.into_iter().find(|i| &i.name == name))
+                .ok_or_else(|| EngineError::Config(format!("-e {name}: no such interface")))?,
+        ),
+        None => None,
+    };
     for (k, v6) in [false, true].into_iter().enumerate() {
         if let Some(dst) = first_of(targets, v6) {
+            if let Some(s) = evasion.source.filter(|s| s.is_ipv6() == v6) {
+                out[k] = Some(s);
+                continue;
+            }
+            if let Some(i) = &iface {
+                let own = i
+                    .source_for(dst)
+                    .or_else(|| i.addresses().find(|a| a.is_ipv6() == v6));
+                if let Some(a) = own {
+                    out[k] = Some(a);
+                    continue;
+                }
+            }
             out[k] =
                 Some(
                     vigie_netio::route::source_for(dst).map_err(|source| EngineError::Setup {
@@ -113,13 +141,26 @@ pub struct TcpProber {
 
 impl TcpProber {
     pub fn new(plan: &Plan, src: [Option<IpAddr>; 2]) -> TcpProber {
+        TcpProber::with_source_port(plan, src, None, 0)
+    }
+
+    /// Probes from one source port (`-g`) when `sport` says, carrying
+    /// `data_len` payload bytes (`--data*`, added when shaped).
+    pub fn with_source_port(
+        plan: &Plan,
+        src: [Option<IpAddr>; 2],
+        sport: Option<u16>,
+        data_len: usize,
+    ) -> TcpProber {
         let flags = plan.probe_flags();
         let mss = flags.contains(TcpFlags::SYN).then_some(PROBE_MSS);
         let t = |s: Option<IpAddr>| {
             s.map(|s| (TcpTemplate::new(s, flags, PROBE_WINDOW, mss, PROBE_TTL), s))
         };
+        let mut scope = Scope::of(plan);
+        scope.keys = scope.keys.with_source_port(sport).with_data_len(data_len);
         TcpProber {
-            scope: Scope::of(plan),
+            scope,
             flags,
             templates: [t(src[0]), t(src[1])],
         }
@@ -199,14 +240,29 @@ impl Prober for TcpProber {
 pub struct UdpProber {
     scope: Scope,
     templates: [Option<UdpTemplate>; 2],
+    /// Our source addresses: a datagram to any other is not a reply of
+    /// ours (a decoy's, say).
+    src: [Option<IpAddr>; 2],
 }
 
 impl UdpProber {
     pub fn new(plan: &Plan, src: [Option<IpAddr>; 2]) -> UdpProber {
+        UdpProber::with_source_port(plan, src, None)
+    }
+
+    /// Probes from one source port (`-g`) when `sport` says.
+    pub fn with_source_port(
+        plan: &Plan,
+        src: [Option<IpAddr>; 2],
+        sport: Option<u16>,
+    ) -> UdpProber {
         let t = |s: Option<IpAddr>| s.map(|s| UdpTemplate::new(s, PROBE_TTL));
+        let mut scope = Scope::of(plan);
+        scope.keys = scope.keys.with_source_port(sport);
         UdpProber {
-            scope: Scope::of(plan),
+            scope,
             templates: [t(src[0]), t(src[1])],
+            src,
         }
     }
 }
@@ -246,7 +302,9 @@ impl Prober for UdpProber {
             // port is evidence the port is open (nmap: udp-response),
             // whatever its payload says.
             Body::Udp { sport, dport, .. } => {
-                if !keys.check_udp_reply(s.src, sport, dport) {
+                if self.src[usize::from(s.dst.is_ipv6())] != Some(s.dst)
+                    || !keys.check_udp_reply(s.src, sport, dport)
+                {
                     return None;
                 }
                 (
@@ -337,31 +395,55 @@ impl<R: Into<Cell>> Record<R> for PortRecord {
     }
 }
 
-/// The send path a plan asks for.
-fn sender(plan: &Plan) -> Result<Box<dyn PacketTx>, EngineError> {
+/// The send path a plan asks for. `-e` binds the raw socket to its
+/// interface; `--spoof-mac` needs the packet socket (an Ethernet next hop
+/// known for every target) and writes the frames' source address.
+fn sender(plan: &Plan, evasion: &Evasion) -> Result<Box<dyn PacketTx>, EngineError> {
+    let open = |ifindex: u32, hops: NextHops| match evasion.spoof_mac {
+        Some(mac) => PacketSender::with_source_mac(ifindex, hops, mac),
+        None => PacketSender::with_hops(ifindex, hops),
+    };
     let packet = match &plan.path {
         SendPath::Ip => None,
-        SendPath::Link { ifindex, hops } => Some(
-            PacketSender::with_hops(*ifindex, hops.clone()).map_err(|source| {
-                EngineError::Setup {
-                    what: "cannot open a packet socket (AF_PACKET)",
-                    source,
-                }
-            })?,
-        ),
-        SendPath::Auto => {
-            single_next_hop(&plan.targets).and_then(|(i, m)| PacketSender::new(i, m).ok())
-        }
+        SendPath::Link { ifindex, hops } => Some(open(*ifindex, hops.clone()).map_err(
+            |source| EngineError::Setup {
+                what: "cannot open a packet socket (AF_PACKET)",
+                source,
+            },
+        )?),
+        SendPath::Auto => single_next_hop(&plan.targets)
+            .filter(|(i, _)| evasion.iface.is_none() || iface_index(evasion) == Some(*i))
+            .and_then(|(i, m)| open(i, NextHops::one(m)).ok()),
     };
     if let Some(p) = packet {
         return Ok(Box::new(p));
     }
-    RawSender::new()
-        .map(|s| Box::new(s) as Box<dyn PacketTx>)
-        .map_err(|source| EngineError::Setup {
-            what: "cannot open a raw socket",
-            source,
-        })
+    if evasion.spoof_mac.is_some() {
+        return Err(EngineError::Config(
+            "--spoof-mac: the probes must go out on Ethernet, and no Ethernet next hop is known \
+             for every target (without --send-ip, the targets' next hop must be one neighbour)"
+                .into(),
+        ));
+    }
+    match &evasion.iface {
+        Some(d) => RawSender::on_device(d),
+        None => RawSender::new(),
+    }
+    .map(|s| Box::new(s) as Box<dyn PacketTx>)
+    .map_err(|source| EngineError::Setup {
+        what: "cannot open a raw socket",
+        source,
+    })
+}
+
+/// The index of `-e`'s interface.
+fn iface_index(evasion: &Evasion) -> Option<u32> {
+    let name = evasion.iface.as_deref()?;
+    vigie_netio::link::interfaces()
+        .ok()?
+        .into_iter()
+        .find(|i| i.name == name)
+        .map(|i| i.index)
 }
 
 /// The one IPv4 next hop (interface, MAC) every target shares, if the
@@ -395,11 +477,13 @@ fn wire<P: Prober>(
         what: "cannot open the packet receive ring (AF_PACKET)",
         source,
     })?;
-    let own = sender(plan)?;
-    // A second socket for a transmit worker when the rate calls for it.
+    let own = sender(plan, &env.evasion)?;
+    // A second socket for a transmit worker when the rate calls for it
+    // (not for shaped probes: the worker's batches have the plain slots).
     let second = (plan.technique != Technique::Udp
+        && !env.evasion.shapes()
         && txpool::want_worker(plan.timing.max_rate, env.tx_threads > 1))
-    .then(|| sender(plan).ok())
+    .then(|| sender(plan, &env.evasion).ok())
     .flatten();
     let pool = match second {
         Some(second) => TxPool::with_worker(own, second, TCP_BATCH)?,
@@ -421,7 +505,8 @@ pub fn run(
     env: &Env,
     on_open: &mut dyn FnMut(IpAddr, u16),
 ) -> Result<Outcome, EngineError> {
-    let src = sources(&plan.targets)?;
+    let src = sources(&plan.targets, &env.evasion)?;
+    let sport = env.evasion.source_port;
     let range = plan.index_range();
     let _phase = progress::Phase::begin(
         &env.progress,
@@ -441,14 +526,16 @@ pub fn run(
         stop: env.stop.clone(),
         ident: plan.seed as u16,
         trace: env.trace.clone(),
+        shaper: Shaper::of(&env.evasion).map(Arc::new),
     };
     if plan.technique == Technique::Udp {
-        let prober = Arc::new(UdpProber::new(plan, src));
+        let prober = Arc::new(UdpProber::with_source_port(plan, src, sport));
         let mut wire = wire(plan, env, Arc::clone(&prober))?;
         let sched = udp_schedule(plan);
         scan_with(&cfg, &*prober, sched, &mut wire, record, &meter, on_open)
     } else {
-        let prober = Arc::new(TcpProber::new(plan, src));
+        let data = env.evasion.shape.payload.as_ref().map_or(0, Vec::len);
+        let prober = Arc::new(TcpProber::with_source_port(plan, src, sport, data));
         let mut wire = wire(plan, env, Arc::clone(&prober))?;
         let sched = tcp_schedule(plan, Instant::now());
         scan_with(&cfg, &*prober, sched, &mut wire, record, &meter, on_open)

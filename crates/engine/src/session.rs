@@ -270,7 +270,7 @@ impl Session {
         }
         // A route for every family (asks the kernel; sends nothing). Loopback
         // targets have one by construction.
-        crate::portscan::sources(&cfg.targets)?;
+        crate::portscan::sources(&cfg.targets, &crate::evasion::Evasion::default())?;
         Ok(Session { cfg, plans })
     }
 

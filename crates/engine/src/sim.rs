@@ -351,6 +351,7 @@ fn run_traced(plan: &Plan, sim: &Sim, stop: &Stop, trace: Option<Arc<Trace>>) ->
         stop: stop.clone(),
         ident: 1,
         trace: trace.clone(),
+        shaper: None,
     };
     let record = PortRecord::new(plan);
     let outcome = if plan.technique == Technique::Udp {

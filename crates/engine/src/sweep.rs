@@ -26,6 +26,7 @@ use vigie_scan::Reason;
 use vigie_wire::ethernet::MacAddr;
 
 use crate::driver::{self, DriveConfig, Inline, Prober, RealClock, Record, Threaded};
+use crate::evasion::Shaper;
 use crate::plan::Timing;
 use crate::portscan::sources;
 use crate::progress::{self, Meter};
@@ -259,6 +260,7 @@ fn drive_cfg(plan: &PingPlan, env: &Env) -> DriveConfig {
         stop: env.stop.clone(),
         ident: plan.seed as u16,
         trace: env.trace.clone(),
+        shaper: Shaper::of(&env.evasion).map(Arc::new),
     }
 }
 
@@ -284,14 +286,21 @@ fn ip_sweep(plan: &PingPlan, targets: TargetSet, env: &Env) -> Result<Sweep, Eng
     let prober = Arc::new(IpPinger {
         targets: Arc::clone(&targets),
         probes: plan.probes.clone(),
-        keys: plan.keys,
-        src: sources(&targets)?,
+        keys: plan
+            .keys
+            .with_source_port(env.evasion.source_port)
+            .with_data_len(env.evasion.shape.payload.as_ref().map_or(0, Vec::len)),
+        src: sources(&targets, &env.evasion)?,
     });
     let receiver = Receiver::new(&RxConfig::default()).map_err(|source| EngineError::Setup {
         what: "cannot open the packet receive ring (AF_PACKET)",
         source,
     })?;
-    let sender = RawSender::new().map_err(|source| EngineError::Setup {
+    let sender = match &env.evasion.iface {
+        Some(d) => RawSender::on_device(d),
+        None => RawSender::new(),
+    }
+    .map_err(|source| EngineError::Setup {
         what: "cannot open a raw socket",
         source,
     })?;

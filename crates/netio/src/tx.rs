@@ -26,19 +26,29 @@ pub struct TxBatch {
     lens: Box<[u16]>,
     dsts: Box<[IpAddr]>,
     len: usize,
+    /// Bytes per slot ([`SLOT`] unless [`TxBatch::with_slot`] said).
+    slot: usize,
 }
 
 impl TxBatch {
     /// A batch with room for `capacity` packets.
     pub fn new(capacity: usize) -> TxBatch {
+        TxBatch::with_slot(capacity, SLOT)
+    }
+
+    /// A batch with room for `capacity` packets of up to `slot` bytes each
+    /// (at most 65535).
+    pub fn with_slot(capacity: usize, slot: usize) -> TxBatch {
+        let slot = slot.clamp(1, usize::from(u16::MAX));
         let bytes = capacity
-            .checked_mul(SLOT)
+            .checked_mul(slot)
             .expect("TxBatch capacity overflows usize");
         TxBatch {
             buf: vec![0u8; bytes].into_boxed_slice(),
             lens: vec![0u16; capacity].into_boxed_slice(),
             dsts: vec![IpAddr::from([0u8; 4]); capacity].into_boxed_slice(),
             len: 0,
+            slot,
         }
     }
 
@@ -54,9 +64,13 @@ impl TxBatch {
             "TxBatch::push_with on a full batch (capacity {})",
             self.capacity()
         );
-        let start = self.len * SLOT;
-        let n = fill(&mut self.buf[start..start + SLOT]);
-        assert!(n <= SLOT, "TxBatch fill returned {n} > SLOT ({SLOT})");
+        let start = self.len * self.slot;
+        let n = fill(&mut self.buf[start..start + self.slot]);
+        assert!(
+            n <= self.slot,
+            "TxBatch fill returned {n} > slot ({})",
+            self.slot
+        );
         self.lens[self.len] = n as u16;
         self.dsts[self.len] = dst;
         self.len += 1;
@@ -82,6 +96,11 @@ impl TxBatch {
         self.len = 0;
     }
 
+    /// Bytes each packet may take.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
     /// How many packets the batch can hold.
     pub fn capacity(&self) -> usize {
         self.lens.len()
@@ -92,7 +111,7 @@ impl TxBatch {
         if i >= self.len {
             return None;
         }
-        let start = i * SLOT;
+        let start = i * self.slot;
         Some((
             self.dsts[i],
             &self.buf[start..start + self.lens[i] as usize],
@@ -182,6 +201,8 @@ pub struct RawSender {
     iovs: Box<[libc::iovec]>,
     addrs: Box<[RawAddr]>,
     stats: TxStats,
+    /// `-e`: the interface both sockets are bound to (`SO_BINDTODEVICE`).
+    device: Option<String>,
 }
 
 // SAFETY: the raw pointers inside `hdrs` and `iovs` point only into `addrs`,
@@ -216,7 +237,17 @@ impl RawSender {
             iovs: vec![zero_iov; MAX_MMSG].into_boxed_slice(),
             addrs: vec![zero_addr; MAX_MMSG].into_boxed_slice(),
             stats: TxStats::default(),
+            device: None,
         })
+    }
+
+    /// A sender whose sockets send on interface `name` only (`-e`).
+    pub fn on_device(name: &str) -> io::Result<RawSender> {
+        let mut s = RawSender::new()?;
+        s.device = Some(name.to_owned());
+        // Open the IPv4 socket now: a bad name fails here, not mid-scan.
+        s.socket(true)?;
+        Ok(s)
     }
 
     /// Counters since creation.
@@ -255,6 +286,9 @@ impl RawSender {
             return Ok(s.as_raw_fd());
         }
         let s = open_raw(if v4 { Domain::IPV4 } else { Domain::IPV6 })?;
+        if let Some(d) = &self.device {
+            s.bind_device(Some(d.as_bytes()))?;
+        }
         // A bigger send buffer smooths bursts; not fatal if refused.
         let _ = s.set_send_buffer_size(4 << 20);
         let fd = s.as_raw_fd();
@@ -279,7 +313,7 @@ impl RawSender {
             self.addrs[k] = addr;
             self.iovs[k] = libc::iovec {
                 // The kernel only reads through this pointer (sendmsg).
-                iov_base: base.wrapping_add(idx * SLOT) as *mut libc::c_void,
+                iov_base: base.wrapping_add(idx * batch.slot) as *mut libc::c_void,
                 iov_len: batch.lens[idx] as usize,
             };
         }
@@ -448,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "> SLOT")]
+    #[should_panic(expected = "> slot")]
     fn oversized_fill_panics() {
         let mut b = TxBatch::new(1);
         b.push_with(IpAddr::V4(Ipv4Addr::LOCALHOST), |_| SLOT + 1);

@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::tx::{TxBatch, SLOT};
+use crate::tx::TxBatch;
 
 const MAX_MMSG: usize = 1024;
 const STALL_LIMIT: Duration = Duration::from_secs(1);
@@ -234,13 +234,18 @@ pub struct PacketSender {
     addrs: Box<[libc::sockaddr_ll]>,
     hdrs: Box<[libc::mmsghdr]>,
     iovs: Box<[libc::iovec]>,
+    /// `--spoof-mac`: the socket is `SOCK_RAW` and each frame's Ethernet
+    /// header, with this source address, is written here.
+    spoof: Option<[u8; 6]>,
+    /// The frames of one `send` when `spoof` is set.
+    frames: Vec<u8>,
     /// Packets skipped because the kernel refused them, or because no MAC
     /// is known for their destination.
     pub errors: u64,
 }
 
 // SAFETY: the raw pointers in `hdrs`/`iovs` point only into `self.addrs`,
-// `self.iovs` and the batch borrowed by the current `send`; they are
+// `self.iovs`, `self.frames` and the batch borrowed by the current `send`; they are
 // rewritten before each call and never dereferenced by Rust code.
 unsafe impl Send for PacketSender {}
 
@@ -252,11 +257,31 @@ impl PacketSender {
 
     /// Packets to each destination's MAC as `hops` gives it.
     pub fn with_hops(ifindex: u32, hops: NextHops) -> io::Result<PacketSender> {
+        PacketSender::open(ifindex, hops, None)
+    }
+
+    /// Like [`with_hops`](Self::with_hops), the frames' Ethernet source
+    /// address `src_mac` instead of the interface's (`--spoof-mac`).
+    pub fn with_source_mac(
+        ifindex: u32,
+        hops: NextHops,
+        src_mac: [u8; 6],
+    ) -> io::Result<PacketSender> {
+        PacketSender::open(ifindex, hops, Some(src_mac))
+    }
+
+    fn open(ifindex: u32, hops: NextHops, spoof: Option<[u8; 6]>) -> io::Result<PacketSender> {
         let ifindex = i32::try_from(ifindex)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface index"))?;
+        // SOCK_RAW when the Ethernet header is ours to write.
+        let kind = if spoof.is_some() {
+            libc::SOCK_RAW
+        } else {
+            libc::SOCK_DGRAM
+        };
         // SAFETY: plain socket(2) call; the result is checked before use.
         // Protocol 0: this socket only sends (it receives nothing).
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        let fd = unsafe { libc::socket(libc::AF_PACKET, kind | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -300,6 +325,8 @@ impl PacketSender {
             addrs: vec![zero_addr; MAX_MMSG].into_boxed_slice(),
             hdrs: vec![zero_hdr; MAX_MMSG].into_boxed_slice(),
             iovs: vec![zero_iov; MAX_MMSG].into_boxed_slice(),
+            spoof,
+            frames: Vec::new(),
             errors: 0,
         })
     }
@@ -309,6 +336,31 @@ impl PacketSender {
     /// checksums must be complete: nothing fills them in here.
     pub fn send(&mut self, batch: &TxBatch) -> io::Result<usize> {
         let mut m = 0;
+        // With a spoofed source MAC: frame k at k * stride of `frames`,
+        // filled first (the buffer must not move once iovecs point in).
+        let stride = 14 + batch.slot();
+        if let Some(src) = self.spoof {
+            let need = batch.len().min(MAX_MMSG) * stride;
+            if self.frames.len() < need {
+                self.frames.resize(need, 0);
+            }
+            let mut k = 0;
+            for (dst, pkt) in batch.iter() {
+                let Some(mac) = self.hops.mac_for(dst) else {
+                    continue;
+                };
+                if k == MAX_MMSG {
+                    break;
+                }
+                let f = &mut self.frames[k * stride..k * stride + 14 + pkt.len()];
+                f[..6].copy_from_slice(&mac);
+                f[6..12].copy_from_slice(&src);
+                let ty = if dst.is_ipv4() { ETH_P_IP } else { ETH_P_IPV6 };
+                f[12..14].copy_from_slice(&ty.to_be_bytes());
+                f[14..].copy_from_slice(pkt);
+                k += 1;
+            }
+        }
         for i in 0..batch.len() {
             let Some((dst, pkt)) = batch.get(i) else {
                 continue;
@@ -327,10 +379,16 @@ impl PacketSender {
             a.sll_ifindex = self.ifindex;
             a.sll_halen = 6;
             a.sll_addr[..6].copy_from_slice(&mac);
-            self.iovs[m] = libc::iovec {
-                // The kernel only reads through this pointer.
-                iov_base: pkt.as_ptr() as *mut libc::c_void,
-                iov_len: pkt.len().min(SLOT),
+            self.iovs[m] = match self.spoof {
+                // The kernel only reads through these pointers.
+                None => libc::iovec {
+                    iov_base: pkt.as_ptr() as *mut libc::c_void,
+                    iov_len: pkt.len(),
+                },
+                Some(_) => libc::iovec {
+                    iov_base: self.frames.as_ptr().wrapping_add(m * stride) as *mut libc::c_void,
+                    iov_len: 14 + pkt.len(),
+                },
             };
             m += 1;
         }
@@ -349,7 +407,8 @@ impl PacketSender {
         while start < m {
             // SAFETY: `hdrs[start..m]` are initialised; their names point
             // into `self.addrs` and their iovecs into `self.iovs`, which point into
-            // `batch` (borrowed for this call); `m - start` ≤ MAX_MMSG.
+            // `batch` (borrowed for this call) or into `self.frames` (not
+            // resized after they were set); `m - start` ≤ MAX_MMSG.
             let ret = unsafe {
                 libc::sendmmsg(
                     self.fd.as_raw_fd(),

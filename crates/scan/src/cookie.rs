@@ -36,6 +36,12 @@ const D_DNS_TXID: u8 = 4;
 #[derive(Clone, Copy)]
 pub struct Keys {
     sip: SipHasher13,
+    /// `-g`: every probe's source port (validation then rests on the
+    /// sequence number, for UDP on the addresses and ports alone).
+    fixed_port: Option<u16>,
+    /// `--data*`: payload bytes on every TCP probe; a RST that answers a
+    /// probe with data acknowledges them too.
+    data_len: u32,
 }
 
 impl fmt::Debug for Keys {
@@ -49,7 +55,30 @@ impl Keys {
     pub fn new(k0: u64, k1: u64) -> Keys {
         Keys {
             sip: SipHasher13::new_with_keys(k0, k1),
+            fixed_port: None,
+            data_len: 0,
         }
+    }
+
+    /// The same keys for TCP probes carrying `len` payload bytes.
+    pub fn with_data_len(self, len: usize) -> Keys {
+        Keys {
+            data_len: u32::try_from(len).unwrap_or(u32::MAX),
+            ..self
+        }
+    }
+
+    /// The same keys with one source port for every probe (`-g`).
+    pub fn with_source_port(self, port: Option<u16>) -> Keys {
+        Keys {
+            fixed_port: port,
+            ..self
+        }
+    }
+
+    /// The source port `-g` fixed, if any.
+    pub fn fixed_source_port(&self) -> Option<u16> {
+        self.fixed_port
     }
 
     /// Hash `domain`, the optional local address, the remote address and
@@ -88,6 +117,9 @@ impl Keys {
 
     /// The source port of our TCP probe to `remote:remote_port`.
     pub fn src_port(&self, remote: IpAddr, remote_port: u16) -> u16 {
+        if let Some(p) = self.fixed_port {
+            return p;
+        }
         spread(self.hash(D_TCP_SPORT, None, remote, remote_port))
     }
 
@@ -131,7 +163,11 @@ impl Keys {
         if reply.contains(TcpFlags::ACK) {
             let used =
                 u32::from(probe.contains(TcpFlags::SYN)) + u32::from(probe.contains(TcpFlags::FIN));
+            // With a payload: a SYN-ACK acknowledges the SYN alone (the
+            // data is not taken), a RST everything the segment held.
             ack == cookie.wrapping_add(used)
+                || (self.data_len > 0
+                    && ack == cookie.wrapping_add(used).wrapping_add(self.data_len))
         } else {
             probe.contains(TcpFlags::ACK) && reply.contains(TcpFlags::RST) && seq == cookie
         }
@@ -147,6 +183,9 @@ impl Keys {
 
     /// The source port of our UDP probe to `remote:remote_port`.
     pub fn udp_src_port(&self, remote: IpAddr, remote_port: u16) -> u16 {
+        if let Some(p) = self.fixed_port {
+            return p;
+        }
         spread(self.hash(D_UDP_SPORT, None, remote, remote_port))
     }
 
@@ -371,5 +410,74 @@ mod tests {
             0,
             c.wrapping_add(1)
         ));
+    }
+
+    #[test]
+    fn a_fixed_source_port_leaves_the_sequence_number_to_validate() {
+        let keys = Keys::new(7, 9).with_source_port(Some(53));
+        assert_eq!(keys.src_port(THEM, 80), 53);
+        assert_eq!(keys.udp_src_port(THEM, 161), 53);
+        let c = keys.tcp_seq(US, THEM, 80);
+        let sa = TcpFlags::SYN | TcpFlags::ACK;
+        assert!(keys.check_tcp_reply_to(TcpFlags::SYN, US, THEM, 80, 53, sa, 0, c.wrapping_add(1)));
+        // Any other port, or the wrong ack, is not ours.
+        assert!(!keys.check_tcp_reply_to(
+            TcpFlags::SYN,
+            US,
+            THEM,
+            80,
+            54,
+            sa,
+            0,
+            c.wrapping_add(1)
+        ));
+        assert!(!keys.check_tcp_reply_to(
+            TcpFlags::SYN,
+            US,
+            THEM,
+            80,
+            53,
+            sa,
+            0,
+            c.wrapping_add(2)
+        ));
+        assert!(keys.check_udp_reply(THEM, 161, 53));
+        assert!(!keys.check_udp_reply(THEM, 161, 54));
+        // With 40 bytes of data, a RST acknowledging them is ours too.
+        let rst = TcpFlags::RST | TcpFlags::ACK;
+        assert!(!keys.check_tcp_reply_to(
+            TcpFlags::SYN,
+            US,
+            THEM,
+            80,
+            53,
+            rst,
+            0,
+            c.wrapping_add(41)
+        ));
+        let keys = keys.with_data_len(40);
+        assert!(keys.check_tcp_reply_to(
+            TcpFlags::SYN,
+            US,
+            THEM,
+            80,
+            53,
+            rst,
+            0,
+            c.wrapping_add(41)
+        ));
+        assert!(keys.check_tcp_reply_to(TcpFlags::SYN, US, THEM, 80, 53, sa, 0, c.wrapping_add(1)));
+        assert!(!keys.check_tcp_reply_to(
+            TcpFlags::SYN,
+            US,
+            THEM,
+            80,
+            53,
+            rst,
+            0,
+            c.wrapping_add(40)
+        ));
+        // The sequence numbers are those of the same keys without -g.
+        assert_eq!(Keys::new(7, 9).tcp_seq(US, THEM, 80), c);
     }
 }

@@ -29,6 +29,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ndisc;
+pub mod shape;
 pub mod summary;
 pub mod tcp;
 pub mod template;

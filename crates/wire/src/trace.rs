@@ -303,6 +303,15 @@ fn tcp(t: &[u8], addrs: Addrs, info: IpInfo, out: &mut String) {
     let (Some(sport), Some(dport), Some(seq), Some(bits), Some(win)) =
         (be16(t, 0), be16(t, 2), be32(t, 4), be16(t, 12), be16(t, 14))
     else {
+        // A first fragment (-f) holds the ports and maybe the sequence
+        // number.
+        if let (Some(sport), Some(dport)) = (be16(t, 0), be16(t, 2)) {
+            out.push_str("TCP ");
+            addrs.ports(out, sport, dport);
+            w(out, format_args!(" truncated ({} bytes) ", t.len()));
+            info.write(out);
+            return;
+        }
         truncated("TCP", t.len(), addrs, info, out);
         return;
     };
@@ -310,6 +319,21 @@ fn tcp(t: &[u8], addrs: Addrs, info: IpInfo, out: &mut String) {
         truncated("TCP", t.len(), addrs, info, out);
         return;
     }
+    tcp_full(t, sport, dport, seq, bits, win, addrs, info, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tcp_full(
+    t: &[u8],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    bits: u16,
+    win: u16,
+    addrs: Addrs,
+    info: IpInfo,
+    out: &mut String,
+) {
     out.push_str("TCP ");
     addrs.ports(out, sport, dport);
     out.push(' ');
@@ -953,11 +977,32 @@ mod tests {
         let syn = tcp_probe(A.into(), B.into(), TcpFlags::SYN, None);
         let cut = &syn[..30];
         assert!(
-            ip(cut).starts_with("TCP 198.18.0.1 > 198.18.0.2 truncated (10 bytes)"),
+            ip(cut).starts_with("TCP 198.18.0.1:41234 > 198.18.0.2:80 truncated (10 bytes)"),
             "{}",
             ip(cut)
         );
+        assert!(ip(&syn[..22]).starts_with("TCP 198.18.0.1 > 198.18.0.2 truncated (2 bytes)"));
         assert_eq!(frame(&[1, 2, 3]), "Ethernet frame (3 bytes)");
+    }
+
+    /// `-f`: the first fragment names the ports, the others their offset.
+    #[test]
+    fn fragments_of_a_probe() {
+        let syn = tcp_probe(A.into(), B.into(), TcpFlags::SYN, Some(1460));
+        let shape = crate::shape::Shape {
+            frag: Some(8),
+            ..Default::default()
+        };
+        let mut lines = Vec::new();
+        shape.apply(&syn, None, 0, &mut |p| lines.push(ip(p)));
+        assert_eq!(
+            lines,
+            [
+                "TCP 198.18.0.1:41234 > 198.18.0.2:80 truncated (8 bytes) ttl=52 id=1234 iplen=28 frag offset=0+ ",
+                "IPv4 fragment (protocol 6) 198.18.0.1 > 198.18.0.2 ttl=52 id=1234 iplen=28 frag offset=8+ ",
+                "IPv4 fragment (protocol 6) 198.18.0.1 > 198.18.0.2 ttl=52 id=1234 iplen=28 frag offset=16 ",
+            ]
+        );
     }
 
     /// Every prefix and many corruptions of real packets are described

@@ -205,7 +205,10 @@ fn check(case: &Case, alerts: &[Value], probes: &mut Vec<u64>) -> Result<(), Str
     if a["family"] != case.family {
         return Err(format!("{}: family {}: {a}", case.name, a["family"]));
     }
-    if case.name == "nmap -D" {
+    if case.name.ends_with(" -D") {
+        if a["group_kind"] != "decoys" {
+            return Err(format!("{}: not a decoy group: {a}", case.name));
+        }
         let group: Vec<&str> = a["group"]
             .as_array()
             .map(|g| g.iter().filter_map(Value::as_str).collect())
@@ -376,6 +379,28 @@ fn every_scan_is_reported_with_kind_source_and_tool() {
         name: "vigie -sS",
         program: VIGIE,
         args: words(&format!("-sS {p} -n -Pn {TARGET_V4}")),
+        kinds: &["syn"],
+        src: SCANNER_V4,
+        tool: Some("vigie"),
+        family: "ipv4",
+    });
+    // vigie's own evasions: its fragments read as the SYN scan they carry,
+    // its decoys as one group.
+    cases.push(Case {
+        name: "vigie -f",
+        program: VIGIE,
+        args: words(&format!("-sS {p} -n -Pn -f --no-history {TARGET_V4}")),
+        kinds: &["syn"],
+        src: SCANNER_V4,
+        tool: Some("vigie"),
+        family: "ipv4",
+    });
+    cases.push(Case {
+        name: "vigie -D",
+        program: VIGIE,
+        args: words(&format!(
+            "-sS {p} -n -Pn -D 198.18.0.50,198.18.0.51,ME --no-history {TARGET_V4}"
+        )),
         kinds: &["syn"],
         src: SCANNER_V4,
         tool: Some("vigie"),

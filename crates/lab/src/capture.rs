@@ -515,3 +515,129 @@ fn send(
     }
     batch.clear();
 }
+
+/// What a frame capture's thread gives back: the frames and the ring's
+/// drop count.
+type Frames = io::Result<(Vec<Vec<u8>>, u64)>;
+
+/// A running capture of whole frames; see [`FrameCapture::start`].
+pub struct FrameCapture {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Frames>>,
+}
+
+impl FrameCapture {
+    /// Start recording, in namespace `ns`, every IPv4 and IPv6 frame that
+    /// arrives on interface `ifname` (its Ethernet header included, before
+    /// netfilter and before reassembly). Returns once the ring is open.
+    pub fn start(ns: &str, ifname: &str) -> anyhow::Result<FrameCapture> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
+        let (ns2, if2, stop2) = (ns.to_owned(), ifname.to_owned(), Arc::clone(&stop));
+        let thread = thread::Builder::new()
+            .name("lab-frame-capture".to_owned())
+            .spawn(move || frame_thread(&ns2, &if2, &stop2, ready_tx))
+            .context("spawn frame capture thread")?;
+        let mut cap = FrameCapture {
+            stop,
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(cap),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("frame capture in {ns}"))),
+            Err(_) => {
+                let r = cap.thread.take().map(|t| t.join());
+                Err(anyhow!("frame capture did not start: {r:?}"))
+            }
+        }
+    }
+
+    /// Stop (after draining the ring) and return every frame seen, in
+    /// arrival order. Fails if the ring dropped any.
+    pub fn finish(mut self) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.stop.store(true, Ordering::SeqCst);
+        let (frames, drops) = match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r.context("frame capture")?,
+            Some(Err(_)) => bail!("frame capture thread panicked"),
+            None => (Vec::new(), 0),
+        };
+        if drops != 0 {
+            bail!("the frame capture ring dropped {drops} frames");
+        }
+        Ok(frames)
+    }
+}
+
+impl Drop for FrameCapture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for FrameCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameCapture").finish_non_exhaustive()
+    }
+}
+
+fn frame_thread(
+    ns: &str,
+    ifname: &str,
+    stop: &AtomicBool,
+    ready: mpsc::Sender<io::Result<()>>,
+) -> Frames {
+    use vigie_netio::rx::{Receiver, RxConfig};
+
+    let setup = || -> io::Result<Receiver> {
+        vigie_netio::netns::enter(ns)?;
+        let index = vigie_netio::link::interfaces()?
+            .into_iter()
+            .find(|i| i.name == ifname)
+            .map(|i| i.index)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no {ifname}")))?;
+        Receiver::tap(
+            &RxConfig {
+                block_size: 1 << 17,
+                block_count: 128,
+                block_timeout_ms: 2,
+            },
+            index,
+            2048,
+        )
+    };
+    let mut rx = match setup() {
+        Ok(rx) => {
+            let _ = ready.send(Ok(()));
+            rx
+        }
+        Err(e) => {
+            let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
+            return Err(e);
+        }
+    };
+    let mut frames = Vec::new();
+    let mut tail = 0;
+    while tail < 5 {
+        if stop.load(Ordering::SeqCst) {
+            tail += 1;
+        }
+        let r = rx.poll_tap(Duration::from_millis(20), |f| {
+            let ip = f
+                .bytes
+                .get(12..14)
+                .is_some_and(|t| t == [0x08, 0x00] || t == [0x86, 0xdd]);
+            if f.ethernet && !f.outgoing && ip {
+                frames.push(f.bytes.to_vec());
+            }
+        });
+        match r {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((frames, rx.stats()?.drops))
+}

@@ -634,3 +634,109 @@ fn ipv6_fragments_stay_exact_on_a_plain_stack() {
         false,
     );
 }
+
+#[test]
+fn discovery_probes_carry_them_and_the_trace_shows_them() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let t4 = lab.target_v4().to_string();
+    let us = us4(&lab);
+    let d1: IpAddr = "198.18.0.50".parse().unwrap();
+    // IP host discovery (ARP off): echo and SYN ping, from a decoy and us,
+    // TTL 21, source port 53, 4 bytes of data; the host is still up.
+    let cap = FrameCapture::start(lab.target_ns(), lab.target_if()).expect("capture");
+    let out = lab
+        .scanner_cmd(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "-sn",
+            "--disable-arp-ping",
+            "-PE",
+            "-PS22",
+            "-n",
+            "--no-history",
+        ])
+        .args([
+            "-D",
+            "198.18.0.50,ME",
+            "--ttl",
+            "21",
+            "-g",
+            "53",
+            "--data-length",
+            "4",
+        ])
+        .arg(&t4)
+        .output()
+        .expect("run vigie");
+    check_output("vigie", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Host is up"), "{text}");
+    let frames = cap.finish().expect("capture");
+    let got: Vec<Arrived> = frames
+        .into_iter()
+        .filter(|f| f.len() > 34)
+        .map(|f| Arrived {
+            src_mac: f[6..12].try_into().unwrap(),
+            ip: f[14..].to_vec(),
+        })
+        .filter(|a| a.ip[0] >> 4 == 4 && [us, d1].contains(&a.src()) && !a.kernel_rst())
+        .collect();
+    let echo: Vec<&Arrived> = got.iter().filter(|a| a.l4().0 == 1).collect();
+    let syn: Vec<&Arrived> = got.iter().filter(|a| a.l4().0 == 6).collect();
+    for set in [&echo, &syn] {
+        assert!(set.iter().any(|a| a.src() == d1) && set.iter().any(|a| a.src() == us));
+        assert!(set.iter().all(|a| a.ttl() == 21));
+    }
+    assert!(echo
+        .iter()
+        .all(|a| a.ip.len() == 20 + 8 + 4 && a.ip[20] == 8));
+    assert!(syn
+        .iter()
+        .all(|a| a.tcp_ports() == (53, 22) && a.tcp_payload().len() == 4));
+
+    // --packet-trace: the decoy copies and every fragment, as sent.
+    let out = lab
+        .scanner_cmd(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "-sS",
+            "-p",
+            "23",
+            "-n",
+            "-Pn",
+            "--no-history",
+            "--max-retries",
+            "0",
+        ])
+        .args(["-f", "-D", "198.18.0.50,ME", "--packet-trace"])
+        .arg(&t4)
+        .output()
+        .expect("run vigie");
+    check_output("vigie", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sent: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("SENT") && !l.contains("ARP"))
+        .collect();
+    assert_eq!(sent.len(), 6, "{text}");
+    for (i, src) in ["198.18.0.50", "198.18.0.1"].iter().enumerate() {
+        let probe = &sent[i * 3..i * 3 + 3];
+        assert!(
+            probe[0].contains(&format!("TCP {src}:"))
+                && probe[0].contains(":23 ")
+                && probe[0].contains("frag offset=0+"),
+            "{probe:?}"
+        );
+        assert!(
+            probe[1].contains(&format!("IPv4 fragment (protocol 6) {src} > "))
+                && probe[1].contains("frag offset=8+"),
+            "{probe:?}"
+        );
+        assert!(probe[2].contains("frag offset=16 "), "{probe:?}");
+    }
+    assert!(
+        text.lines().any(|l| l.starts_with("RCVD")
+            && l.contains("198.18.0.2:23 > 198.18.0.1:")
+            && l.contains(" RA ")),
+        "{text}"
+    );
+}

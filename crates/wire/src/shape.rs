@@ -466,4 +466,40 @@ mod tests {
         s.apply(&[0x60; 44], None, 0, &mut |_| n += 1);
         assert!(n >= 1);
     }
+
+    proptest::proptest! {
+        /// Any bytes and options: no panic, at least one packet out, none
+        /// larger than the shaper's largest.
+        #[test]
+        fn any_bytes_any_shape(
+            pkt in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            ttl in proptest::option::of(proptest::prelude::any::<u8>()),
+            data in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)),
+            badsum in proptest::prelude::any::<bool>(),
+            frag in proptest::option::of(0usize..40),
+            v4 in proptest::prelude::any::<bool>(),
+        ) {
+            let s = Shape { ttl, payload: data, badsum, frag: frag.map(|f| f * 8) };
+            let src = if v4 { Some(IpAddr::V4(DECOY)) } else { Some(IpAddr::V6(US6)) };
+            let mut n = 0;
+            s.apply(&pkt, src, 1, &mut |p| {
+                n += 1;
+                assert!(p.len() <= MAX_SHAPED + 68);
+            });
+            proptest::prop_assert!(n >= 1);
+        }
+
+        /// A real probe, reassembled from its fragments, is the probe
+        /// shaped without fragmenting.
+        #[test]
+        fn fragments_reassemble(m in 1usize..8, dlen in 0usize..100) {
+            let p = syn(US.into(), THEM.into());
+            let whole = Shape { payload: Some(vec![7; dlen]), ..Shape::default() };
+            let cut = Shape { frag: Some(m * 8), ..whole.clone() };
+            let want = all(&whole, &p, None).remove(0);
+            let got = all(&cut, &p, None);
+            let joined = if got.len() == 1 { got[0].clone() } else { join_v4(&got) };
+            proptest::prop_assert_eq!(joined, want);
+        }
+    }
 }

@@ -21,6 +21,7 @@ use vigie_wire::template::TcpTemplate;
 use vigie_wire::{checksum, ip_proto};
 
 use crate::driver::{Clock, DriveConfig, Driven, Inline};
+use crate::evasion::{Decoy, Evasion, Shaper};
 use crate::plan::{Plan, Timing};
 use crate::portscan::{scan_with, tcp_schedule, udp_schedule, PortRecord, TcpProber, UdpProber};
 use crate::progress::{Board, Meter, Progress};
@@ -58,6 +59,10 @@ pub struct Net {
     pub icmp: bool,
     /// Request a stop once this many probes went out.
     pub stop_after: Option<u64>,
+    /// Answer every TCP probe from a source other than the scanner's (a
+    /// decoy's copy) with a SYN-ACK, whatever the port: a reply the scan
+    /// must not count.
+    pub open_to_others: bool,
 }
 
 impl Default for Net {
@@ -70,6 +75,7 @@ impl Default for Net {
             late: 0,
             late_by: Duration::ZERO,
             forge: false,
+            open_to_others: false,
             icmp_interval: None,
             icmp_burst: 6,
             icmp: true,
@@ -147,7 +153,10 @@ impl State {
                 sport, dport, seq, ..
             } => {
                 *self.delivered.entry(dport).or_default() += 1;
-                let kind = *self.net.ports.get(&dport).unwrap_or(&self.net.default);
+                let mut kind = *self.net.ports.get(&dport).unwrap_or(&self.net.default);
+                if self.net.open_to_others && s.src != IpAddr::V4(US) {
+                    kind = Port::Open;
+                }
                 let us = s.src;
                 let reply = |flags: TcpFlags, seq: u32, ack: u32| {
                     let t = TcpTemplate::new(IpAddr::V4(THEM), flags, 65535, None, 64);
@@ -341,6 +350,17 @@ fn run(plan: &Plan, sim: &Sim, stop: &Stop) -> (Results, Driven) {
 }
 
 fn run_traced(plan: &Plan, sim: &Sim, stop: &Stop, trace: Option<Arc<Trace>>) -> (Results, Driven) {
+    run_with(plan, sim, stop, trace, &Evasion::default())
+}
+
+/// [`run_traced`] with evasion options (TCP only).
+fn run_with(
+    plan: &Plan,
+    sim: &Sim,
+    stop: &Stop,
+    trace: Option<Arc<Trace>>,
+    evasion: &Evasion,
+) -> (Results, Driven) {
     let board: Progress = Arc::new(Board::new());
     let meter = Meter::on(&board);
     let src = [Some(IpAddr::V4(US)), None];
@@ -351,7 +371,7 @@ fn run_traced(plan: &Plan, sim: &Sim, stop: &Stop, trace: Option<Arc<Trace>>) ->
         stop: stop.clone(),
         ident: 1,
         trace: trace.clone(),
-        shaper: None,
+        shaper: Shaper::of(evasion).map(Arc::new),
     };
     let record = PortRecord::new(plan);
     let outcome = if plan.technique == Technique::Udp {
@@ -367,7 +387,13 @@ fn run_traced(plan: &Plan, sim: &Sim, stop: &Stop, trace: Option<Arc<Trace>>) ->
             &mut |_, _| {},
         )
     } else {
-        let prober = Arc::new(TcpProber::new(plan, src));
+        let data = evasion.shape.payload.as_ref().map_or(0, Vec::len);
+        let prober = Arc::new(TcpProber::with_source_port(
+            plan,
+            src,
+            evasion.source_port,
+            data,
+        ));
         let mut wire = inline(sim, &prober, trace.clone());
         let sched = tcp_schedule(plan, sim.now());
         scan_with(
@@ -467,6 +493,47 @@ fn syn_scan_is_exact_under_loss_late_and_forged_replies() {
     assert!(!driven.interrupted);
     assert!(sim.forged() > 1000, "forged {}", sim.forged());
     assert_exact(&states(&plan, &results), &kinds, want_tcp);
+}
+
+/// Decoys, a payload and one source port: every probe goes out three
+/// times (a decoy, us, a decoy), the simulated target answers each copy's
+/// source, and only the replies to our own copy count — the table is
+/// exact under loss, late and forged replies.
+#[test]
+fn decoys_and_payloads_keep_the_scan_exact() {
+    let (ports, kinds) = layout(1000);
+    let stop = Stop::new();
+    let sim = Sim::new(
+        Net {
+            ports: kinds.clone(),
+            loss: 50,
+            late: 20,
+            late_by: Duration::from_millis(700),
+            forge: true,
+            open_to_others: true,
+            ..Net::default()
+        },
+        stop.clone(),
+    );
+    let plan = plan(Technique::Syn, &ports);
+    let decoy = |n| Decoy::Addr(IpAddr::V4(Ipv4Addr::new(198, 18, 0, n)));
+    let evasion = Evasion {
+        source_port: Some(53),
+        shape: vigie_wire::shape::Shape {
+            payload: Some(vec![0x5a; 16]),
+            ttl: Some(40),
+            ..Default::default()
+        },
+        decoys: vec![decoy(50), Decoy::Me, decoy(51)],
+        ..Evasion::default()
+    };
+    let (results, driven) = run_with(&plan, &sim, &stop, None, &evasion);
+    assert!(!driven.interrupted);
+    assert_exact(&states(&plan, &results), &kinds, want_tcp);
+    // Three copies of every probe (and of each retransmission).
+    let sent = sim.sent();
+    assert!(sent >= 3 * 1000, "sent {sent}");
+    assert_eq!(sent % 3, 0, "copies go out together");
 }
 
 /// With a trace, every probe the loop sends gets a SENT line and every

@@ -313,3 +313,38 @@ fn stats_every_needs_a_positive_time() {
         assert!(line.contains("--stats-every"), "{bad}: {line}");
     }
 }
+
+#[test]
+fn evasion_values_and_combinations() {
+    for (args, want) in [
+        (&["-D", "ME", "198.18.0.1"][..], "vigie: invalid value 'ME' for '-D': no decoy given (only ME)"),
+        (&["--mtu", "12", "198.18.0.1"], "vigie: invalid value '12' for '--mtu': expected a multiple of 8, from 8 to 1496 (bytes of each fragment's payload)"),
+        (&["--data-length", "5000", "198.18.0.1"], "vigie: invalid value '5000' for '--data-length': expected a length from 0 to 1400 bytes"),
+        (&["-sT", "--ttl", "9", "198.18.0.1"], "vigie: --ttl applies to raw probes; -sT connects through the kernel (use -sS or another raw type)"),
+    ] {
+        assert_eq!(refused(args), want, "{args:?}");
+    }
+    if !is_root() {
+        return;
+    }
+    for (args, want) in [
+        (
+            &["-e", "nosuch0", "-p", "80", "198.18.0.1"][..],
+            "vigie: -e nosuch0: no such interface (this host has: lo)",
+        ),
+        (
+            &["-S", "fd00::1", "-p", "80", "198.18.0.1"],
+            "vigie: -S fd00::1: no target is an IPv6 address",
+        ),
+        (
+            &["-D", "fd00::5,ME", "-p", "80", "198.18.0.1"],
+            "vigie: -D fd00::5: no target is an IPv6 address",
+        ),
+        (
+            &["-D", "RND:2", "-p", "80", "fd00::1"],
+            "vigie: -D RND: random decoys are IPv4 addresses; name IPv6 decoys",
+        ),
+    ] {
+        assert_eq!(refused(args), want, "{args:?}");
+    }
+}

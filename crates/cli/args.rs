@@ -1591,7 +1591,7 @@ fn check(o: &Options) -> Result<(), ArgError> {
     if let Some(f) = o.evasion.raw_only() {
         if o.technique == Some(Technique::Connect) {
             return err(format!(
-                "{f} shapes raw probes; -sT connects through the kernel (use -sS or another raw type)"
+                "{f} applies to raw probes; -sT connects through the kernel (use -sS or another raw type)"
             ));
         }
     }

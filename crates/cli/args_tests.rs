@@ -1124,8 +1124,9 @@ fn evasion_errors_are_one_line() {
         (&["--data", "xyz"], "invalid value 'xyz' for '--data': expected an even number of hex digits (e.g. deadbeef, 0xdeadbeef or \\xde\\xad)"),
         (&["--data", "00", "--data-length", "4"], "invalid value '4' for '--data-length': only one of --data, --data-string and --data-length may be given (and --data was)"),
         (&["--spoof-mac", "01:00:5e:00:00:01"], "invalid value '01:00:5e:00:00:01' for '--spoof-mac': 01:00:5e:00:00:01: a multicast MAC address cannot be a source"),
-        (&["-sT", "-f"], "-f shapes raw probes; -sT connects through the kernel (use -sS or another raw type)"),
-        (&["-sT", "-D", "198.18.0.50"], "-D shapes raw probes; -sT connects through the kernel (use -sS or another raw type)"),
+        (&["-sT", "-f"], "-f applies to raw probes; -sT connects through the kernel (use -sS or another raw type)"),
+        (&["-sT", "-e", "lo"], "-e applies to raw probes; -sT connects through the kernel (use -sS or another raw type)"),
+        (&["-sT", "-D", "198.18.0.50"], "-D applies to raw probes; -sT connects through the kernel (use -sS or another raw type)"),
     ] {
         let mut v = args.to_vec();
         v.push("127.0.0.1");

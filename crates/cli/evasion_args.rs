@@ -71,6 +71,8 @@ impl EvasionArgs {
             Some("-S")
         } else if self.source_port.is_some() {
             Some("-g")
+        } else if self.iface.is_some() {
+            Some("-e")
         } else {
             None
         }

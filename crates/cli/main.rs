@@ -328,7 +328,7 @@ fn evasion_of(
     raw_ok: bool,
 ) -> Result<Evasion, Fail> {
     use args::evasion_args::{Data, DecoyArg};
-    let Some(flag) = e.raw_only().or(e.iface.as_ref().map(|_| "-e")) else {
+    let Some(flag) = e.raw_only() else {
         return Ok(Evasion::default());
     };
     if !raw_ok {
@@ -336,9 +336,9 @@ fn evasion_of(
             "{flag} needs raw sockets (CAP_NET_RAW; run as root)"
         )));
     }
-    if scans.contains(&Technique::Connect) && e.raw_only().is_some() {
+    if scans.contains(&Technique::Connect) {
         return Err(usage(format!(
-            "{flag} shapes raw probes; a connect scan (-sT) goes through the kernel"
+            "{flag} applies to raw probes; a connect scan (-sT) goes through the kernel"
         )));
     }
     let fam = |v6: bool| targets.ranges().iter().any(|r| r.first().is_ipv6() == v6);

@@ -405,6 +405,13 @@ fn sender(plan: &Plan, evasion: &Evasion) -> Result<Box<dyn PacketTx>, EngineErr
     };
     let packet = match &plan.path {
         SendPath::Ip => None,
+        // `-e` names another interface than the one resolved: the kernel's
+        // path, bound to it.
+        SendPath::Link { ifindex, .. }
+            if evasion.iface.is_some() && iface_index(evasion) != Some(*ifindex) =>
+        {
+            None
+        }
         SendPath::Link { ifindex, hops } => Some(open(*ifindex, hops.clone()).map_err(
             |source| EngineError::Setup {
                 what: "cannot open a packet socket (AF_PACKET)",

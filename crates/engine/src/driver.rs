@@ -221,7 +221,11 @@ where
     // Shaped, a probe becomes up to `fanout` packets (decoys, fragments):
     // fewer probes per batch, the batch as large in packets.
     let fanout = shaper.map_or(1, Shaper::fanout);
-    let batch_size = (cfg.batch / fanout).max(1);
+    let batch_size = match shaper {
+        None => cfg.batch.max(1),
+        // At most MAX_SHAPED_BATCH packets a batch (a few MB at most).
+        Some(_) => ((cfg.batch * fanout).min(MAX_SHAPED_BATCH) / fanout).max(1),
+    };
     let mut batch = match shaper {
         Some(s) => TxBatch::with_slot(batch_size * fanout, s.slot()),
         None => TxBatch::new(batch_size),
@@ -389,6 +393,9 @@ where
         take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
     }
 }
+
+/// Packets a batch of shaped probes holds at most.
+const MAX_SHAPED_BATCH: usize = 4096;
 
 /// How long the receive thread blocks in one poll.
 const RX_POLL: Duration = Duration::from_millis(5);

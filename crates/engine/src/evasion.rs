@@ -145,7 +145,7 @@ impl Shaper {
 
     /// Packets one probe becomes at most.
     pub fn fanout(&self) -> usize {
-        self.v4.len().max(self.v6.len()).max(1) * self.shape.max_pieces()
+        self.v4.len().max(self.v6.len()).max(1) * self.shape.max_pieces(vigie_netio::tx::SLOT)
     }
 
     /// The TxBatch slot the shaped packets need.

@@ -41,10 +41,17 @@ impl Shape {
         *self == Shape::default()
     }
 
-    /// How many packets one probe may become: 1, or its fragments.
-    pub fn max_pieces(&self) -> usize {
+    /// How many packets one probe of at most `probe_len` bytes (as
+    /// stamped) may become: 1, or its fragments.
+    pub fn max_pieces(&self, probe_len: usize) -> usize {
+        let len = match &self.payload {
+            // The payload replaces whatever followed the transport header
+            // (an IPv6 header and 60 bytes of TCP at most).
+            Some(p) => 100 + p.len(),
+            None => probe_len,
+        };
         match self.frag {
-            Some(m) if m >= 8 => MAX_SHAPED.div_ceil(m),
+            Some(m) if m >= 8 => len.min(MAX_SHAPED).div_ceil(m & !7),
             _ => 1,
         }
     }

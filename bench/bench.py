@@ -193,6 +193,36 @@ def case_syn_all():
     GOALS.append(("SYN all ports ≤ 0.2 × nmap -T4", v / n, 0.2))
 
 
+def case_evasion():
+    """All 65535 ports with the evasion options that keep a scan exact:
+    vigie and nmap -T4, each with -f (8-byte fragments) and with -D (two
+    decoys), beside vigie's plain SYN scan."""
+    case = "evasion 65535 ports"
+    decoys = "198.18.0.50,ME,198.18.0.51"
+
+    def vigie(*extra):
+        def run():
+            t, out, _ = timed(in_scanner(VIGIE, "-sS", "-p-", "-n", "-Pn", *extra, "-oJ", "-", TARGET))
+            return t, full_port_accuracy(vigie_states(out))
+        return run
+
+    def nmap(*extra):
+        def run():
+            t, out, _ = timed(in_scanner("nmap", "-sS", "-p-", "-n", "-Pn", "-T4", *extra,
+                                         "-oX", "-", TARGET))
+            return t, full_port_accuracy(nmap_states(out))
+        return run
+
+    r = interleave(plain=vigie(), vf=vigie("-f"), vd=vigie("-D", decoys),
+                   nf=nmap("-f"), nd=nmap("-D", decoys))
+    record(case, "vigie", *r["plain"])
+    vf = record(case, "vigie -f", *r["vf"])
+    vd = record(case, "vigie -D", *r["vd"], note="two decoys: 3 copies of each probe")
+    nf = record(case, "nmap -T4 -f", *r["nf"])
+    nd = record(case, "nmap -T4 -D", *r["nd"], note="two decoys")
+    print(f"  vigie -f / nmap -f: {vf / nf:.3f}   vigie -D / nmap -D: {vd / nd:.3f}", flush=True)
+
+
 def sweep_count_vigie(out):
     return sum(1 for (a, p), s in vigie_states(out).items() if s == "open")
 
@@ -739,7 +769,8 @@ def main():
         GW_MAC = re.search(r"link/ether (\S+)", sh("ip", "-n", T, "link", "show", "vb1").stdout).group(1)
     cases = {"syn": case_syn_all, "sweep": case_sweep, "connect": case_connect,
              "sink": case_sink, "rate": case_rate, "loss": case_loss, "sparse": case_sparse,
-             "memory": case_memory, "version": case_version, "history": case_history}
+             "memory": case_memory, "version": case_version, "history": case_history,
+             "evasion": case_evasion}
     for name, fn in cases.items():
         if ONLY and name not in ONLY:
             continue

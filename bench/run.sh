@@ -2,7 +2,7 @@
 # One command: install the other scanners, build vigie, build the lab, run
 # every case REPEAT times (default 3), print medians, ratios, accuracy.
 #   sudo bench/run.sh            # everything
-#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory version history
+#   ONLY=syn,sweep bench/run.sh  # some cases: syn sweep connect sink rate loss sparse memory version history evasion
 #   ONLY=sparse REPEAT=1 bench/run.sh  # one case, one run
 #   ONLY=version REPEAT_UDP=1 bench/run.sh  # -sV beside nmap -sV on `vigie-lab services`
 #                                           # (its daemons: the apt list in .ci/run)

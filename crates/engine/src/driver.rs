@@ -337,6 +337,12 @@ where
             let stamped = match shaper {
                 None => prober.stamp(value, ident, &mut scratch, &mut batch),
                 Some(s) => {
+                    // IP ID 0 is the raw socket's cue to choose one, per
+                    // packet: the fragments and copies of a probe must
+                    // share theirs.
+                    if ident == 0 {
+                        ident = 1;
+                    }
                     one.clear();
                     let ok = prober.stamp(value, ident, &mut scratch, &mut one);
                     if let Some((dst, pkt)) = one.get(0) {

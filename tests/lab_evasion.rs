@@ -153,8 +153,15 @@ fn captured(lab: &Lab, args: &[&str], from: &[IpAddr]) -> Vec<Arrived> {
         .output()
         .expect("run vigie");
     check_output("vigie", &out);
-    let frames = cap.finish().expect("capture");
-    let all: Vec<Arrived> = frames
+    arrivals(cap, from)
+}
+
+/// The IP packets a capture saw from any of `from`, less the scanner
+/// kernel's RSTs (its answers to SYN-ACKs for ports it has no socket on:
+/// not probes).
+fn arrivals(cap: FrameCapture, from: &[IpAddr]) -> Vec<Arrived> {
+    cap.finish()
+        .expect("capture")
         .into_iter()
         .filter(|f| f.len() > 34)
         .map(|f| Arrived {
@@ -162,10 +169,6 @@ fn captured(lab: &Lab, args: &[&str], from: &[IpAddr]) -> Vec<Arrived> {
             ip: f[14..].to_vec(),
         })
         .filter(|a| a.ip[0] >> 4 == 4 || a.ip.len() >= 40)
-        .collect();
-    // The scanner's kernel answers SYN-ACKs to ports it has no socket on
-    // with a RST: those are not probes.
-    all.into_iter()
         .filter(|a| from.contains(&a.src()) && !a.kernel_rst())
         .collect()
 }
@@ -671,16 +674,7 @@ fn discovery_probes_carry_them_and_the_trace_shows_them() {
     check_output("vigie", &out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Host is up"), "{text}");
-    let frames = cap.finish().expect("capture");
-    let got: Vec<Arrived> = frames
-        .into_iter()
-        .filter(|f| f.len() > 34)
-        .map(|f| Arrived {
-            src_mac: f[6..12].try_into().unwrap(),
-            ip: f[14..].to_vec(),
-        })
-        .filter(|a| a.ip[0] >> 4 == 4 && [us, d1].contains(&a.src()) && !a.kernel_rst())
-        .collect();
+    let got = arrivals(cap, &[us, d1]);
     let echo: Vec<&Arrived> = got.iter().filter(|a| a.l4().0 == 1).collect();
     let syn: Vec<&Arrived> = got.iter().filter(|a| a.l4().0 == 6).collect();
     for set in [&echo, &syn] {

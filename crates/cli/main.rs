@@ -781,12 +781,18 @@ fn timing(opts: &args::Options) -> Timing {
     t
 }
 
+/// Standard output for a report: the writers flush it at the end of each
+/// report window (`Stdout` alone would write each line as it comes).
+fn stdout_buffered() -> BufWriter<io::Stdout> {
+    BufWriter::with_capacity(64 * 1024, io::stdout())
+}
+
 fn create(path: &str) -> Result<Box<dyn Write + Send>, Fail> {
     if path == "-" {
-        return Ok(Box::new(io::stdout()));
+        return Ok(Box::new(stdout_buffered()));
     }
     let f = File::create(path).map_err(|e| usage(format!("cannot write {path}: {e}")))?;
-    Ok(Box::new(BufWriter::new(f)))
+    Ok(Box::new(BufWriter::with_capacity(64 * 1024, f)))
 }
 
 fn open_sinks(opts: &args::Options) -> Result<Tee, Fail> {
@@ -810,7 +816,7 @@ fn open_sinks(opts: &args::Options) -> Result<Tee, Fail> {
 
     let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
     if !any_stdout {
-        sinks.push(Box::new(NormalWriter::new(io::stdout(), ropts)));
+        sinks.push(Box::new(NormalWriter::new(stdout_buffered(), ropts)));
     }
     if let Some(p) = &normal {
         sinks.push(Box::new(NormalWriter::new_file(create(p)?, ropts)));

@@ -104,6 +104,9 @@ impl Sink for ReportSink<'_, '_> {
     }
 
     fn window_done(&mut self) -> Result<(), Fail> {
+        // The window's hosts came in one burst: out to every output now.
+        let out = &mut *self.out;
+        progress::suspend(|| out.write(|s| s.flush()))?;
         if let Some(rec) = self.recorder.as_deref_mut() {
             rec.flush();
         }

@@ -62,8 +62,7 @@ impl<W: Write> Sink for GrepWriter<W> {
             host.hostname.as_deref().unwrap_or("")
         );
         if !host.status.up {
-            writeln!(self.w, "{who}\tStatus: Down")?;
-            return self.w.flush();
+            return writeln!(self.w, "{who}\tStatus: Down");
         }
         let mut line = format!("{who}\tStatus: Up\n");
         if !host.ports.is_empty() {
@@ -101,7 +100,10 @@ impl<W: Write> Sink for GrepWriter<W> {
             }
             line.push('\n');
         }
-        self.w.write_all(line.as_bytes())?;
+        self.w.write_all(line.as_bytes())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         self.w.flush()
     }
 

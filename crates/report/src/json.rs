@@ -32,8 +32,7 @@ impl<W: Write> JsonLinesWriter<W> {
 
     fn line(&mut self, v: &Line) -> io::Result<()> {
         serde_json::to_writer(&mut self.w, v).map_err(io::Error::from)?;
-        self.w.write_all(b"\n")?;
-        self.w.flush()
+        self.w.write_all(b"\n")
     }
 }
 
@@ -223,7 +222,8 @@ impl<W: Write> Sink for JsonLinesWriter<W> {
                     ports: s.ports.to_nmap_string().into(),
                 })
                 .collect(),
-        }))
+        }))?;
+        self.w.flush()
     }
 
     fn host(&mut self, host: &HostReport) -> io::Result<()> {
@@ -263,7 +263,12 @@ impl<W: Write> Sink for JsonLinesWriter<W> {
             hosts_up: stats.hosts_up,
             hosts_down: stats.hosts_down,
             hosts_total: stats.hosts_total,
-        }))
+        }))?;
+        self.w.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
     }
 }
 

@@ -76,7 +76,10 @@ impl<W: Write> Sink for NormalWriter<W> {
         }
         let mut out = String::new();
         write_host(&mut out, host, &self.opts);
-        self.w.write_all(out.as_bytes())?;
+        self.w.write_all(out.as_bytes())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         self.w.flush()
     }
 

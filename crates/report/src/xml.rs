@@ -286,7 +286,10 @@ impl<W: Write> Sink for XmlWriter<W> {
         if !host_visible(host, &self.opts) {
             return Ok(());
         }
-        self.write_host(host)?;
+        self.write_host(host)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         self.x.get_mut().flush()
     }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use vigie_report::{Report, RunInfo, RunStats};
 
+mod copy;
 mod load;
 mod postgres;
 mod record;

@@ -8,11 +8,12 @@
 
 use std::borrow::Cow;
 
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::Type;
-use postgres::{Client, NoTls};
+use std::io::Write;
+
+use postgres::{Client, NoTls, Transaction};
 use vigie_report::{HostReport, RunStats};
 
+use crate::copy::CopyBuf;
 use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
 use crate::sqlite::{RunRest, RunSummaryRow, ScanRow};
 use crate::{dur_us, schema, sql, to_us, writer};
@@ -116,6 +117,18 @@ fn summary_row(r: &postgres::Row) -> Result<RunSummaryRow, postgres::Error> {
     })
 }
 
+/// Send one binary COPY stream (built by [`CopyBuf`]) with `statement`.
+fn copy_in(tx: &mut Transaction<'_>, statement: &str, data: Vec<u8>) -> Result<(), StoreError> {
+    let mut w = tx.copy_in(statement)?;
+    // In pieces, so that the server parses one while the next is sent.
+    for piece in data.chunks(64 * 1024) {
+        w.write_all(piece)
+            .map_err(|e| StoreError::Postgres(crate::one_line(e)))?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
 /// A column of a batch, as the array PostgreSQL unnests.
 fn col<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
@@ -177,74 +190,49 @@ impl Store for Postgres {
         // Not waiting for this batch to reach the disk: the run's end is a
         // commit that does wait, and flushes every batch before it.
         tx.batch_execute("SET LOCAL synchronous_commit = off")?;
-        {
-            let sink = tx.copy_in(
-                "COPY hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, \
-                 start_us, end_us, srtt_us, rttvar_us, timeout_us) FROM STDIN BINARY",
-            )?;
-            let mut w = BinaryCopyInWriter::new(
-                sink,
-                &[
-                    Type::INT8,
-                    Type::INT8,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::BOOL,
-                    Type::TEXT,
-                    Type::INT4,
-                    Type::INT8,
-                    Type::INT8,
-                    Type::INT8,
-                    Type::INT8,
-                    Type::INT8,
-                    Type::INT8,
-                ],
-            );
-            for h in &b.hosts {
-                w.write(&[
-                    &run,
-                    &h.seq,
-                    &h.addr,
-                    &h.hostname,
-                    &h.mac,
-                    &h.up,
-                    &h.reason,
-                    &h.ttl,
-                    &h.latency_us,
-                    &h.start_us,
-                    &h.end_us,
-                    &h.srtt_us,
-                    &h.rttvar_us,
-                    &h.timeout_us,
-                ])?;
-            }
-            w.finish()?;
+        let mut c = CopyBuf::new(14, b.hosts.len());
+        for h in &b.hosts {
+            c.row()
+                .i64(run)
+                .i64(h.seq)
+                .text(&h.addr)
+                .opt_text(h.hostname.as_deref())
+                .opt_text(h.mac.as_deref())
+                .bool(h.up)
+                .text(&h.reason)
+                .i32(h.ttl)
+                .opt_i64(h.latency_us)
+                .i64(h.start_us)
+                .i64(h.end_us)
+                .opt_i64(h.srtt_us)
+                .opt_i64(h.rttvar_us)
+                .opt_i64(h.timeout_us);
         }
+        copy_in(
+            &mut tx,
+            "COPY hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, \
+             start_us, end_us, srtt_us, rttvar_us, timeout_us) FROM STDIN BINARY",
+            c.finish(),
+        )?;
         if !b.ports.is_empty() {
-            let sink = tx.copy_in(
+            let mut c = CopyBuf::new(8, b.ports.len());
+            for p in &b.ports {
+                c.row()
+                    .i64(run)
+                    .i64(p.seq)
+                    .text(&p.proto)
+                    .i32(p.port)
+                    .text(&p.state)
+                    .text(&p.reason)
+                    .i32(p.ttl)
+                    .opt_text(p.service.as_deref());
+            }
+            copy_in(
+                &mut tx,
                 "COPY ports (run_id, seq, proto, port, state, reason, ttl, service) \
                  FROM STDIN BINARY",
+                c.finish(),
             )?;
-            let mut w = BinaryCopyInWriter::new(
-                sink,
-                &[
-                    Type::INT8,
-                    Type::INT8,
-                    Type::TEXT,
-                    Type::INT4,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::INT4,
-                    Type::TEXT,
-                ],
-            );
-            for p in &b.ports {
-                w.write(&[
-                    &run, &p.seq, &p.proto, &p.port, &p.state, &p.reason, &p.ttl, &p.service,
-                ])?;
-            }
-            w.finish()?;
         }
         let g = &b.ranges;
         if !g.is_empty() {

@@ -23,7 +23,7 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 impl CopyBuf {
     /// A stream of rows of `fields` columns each.
     pub fn new(fields: i16, rows: usize) -> CopyBuf {
-        let mut buf = Vec::with_capacity(19 + rows * (2 + usize::from(fields as u16) * 12) + 2);
+        let mut buf = Vec::with_capacity(19 + rows * (2 + fields as usize * 12) + 2);
         buf.extend_from_slice(SIGNATURE);
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
         buf.extend_from_slice(&0i32.to_be_bytes()); // no header extension
@@ -42,21 +42,23 @@ impl CopyBuf {
         self
     }
 
-    fn field(&mut self, bytes: &[u8]) -> &mut Self {
+    /// A field's length word (-1: NULL).
+    fn length(&mut self, len: i32) -> &mut Self {
         debug_assert!(self.left > 0, "more fields than the COPY names");
         self.left -= 1;
-        self.buf
-            .extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        self.buf.extend_from_slice(&len.to_be_bytes());
+        self
+    }
+
+    fn field(&mut self, bytes: &[u8]) -> &mut Self {
+        self.length(bytes.len() as i32);
         self.buf.extend_from_slice(bytes);
         self
     }
 
     /// A NULL.
     pub fn null(&mut self) -> &mut Self {
-        debug_assert!(self.left > 0, "more fields than the COPY names");
-        self.left -= 1;
-        self.buf.extend_from_slice(&(-1i32).to_be_bytes());
-        self
+        self.length(-1)
     }
 
     /// A `BIGINT`.

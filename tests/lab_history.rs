@@ -226,6 +226,48 @@ fn kill_9_keeps_the_earlier_scans() {
     }
 }
 
+/// With `-n`, a host whose probes are all final while its block still
+/// waits for others' replies goes to the store then (`-d` counts them):
+/// 198.19.1.0/24 is 128 silent addresses (443 filtered after the retries)
+/// and 128 that answer 443 at once. Only answered hosts can be given
+/// early, some are, and what is stored is exactly what -oJ wrote, in order.
+#[test]
+fn hosts_final_before_their_block_ends_are_stored_as_written() {
+    let lab = SweepLab::new().unwrap_or_else(|e| panic!("{e:#}"));
+    for (label, url) in stores("early") {
+        let scan = lab
+            .scanner_cmd(VIGIE)
+            .args([
+                "-sS", "-Pn", "-n", "-d", "-p", "443", "--db", &url, "-oJ", "-",
+            ])
+            .arg("198.19.1.0/24")
+            .output()
+            .unwrap();
+        let out = out_ok("scan", &scan);
+        let hosts = hosts_of(&out);
+        assert_eq!(hosts.len(), 256, "{label}");
+        let open = hosts.values().filter(|p| p[0].1 == "open").count();
+        assert_eq!(open, 128, "{label}");
+        let err = String::from_utf8_lossy(&scan.stderr);
+        let early: u64 = err
+            .lines()
+            .find_map(|l| {
+                let (head, _) = l.split_once(" hosts given early")?;
+                head.rsplit(' ').next()?.parse().ok()
+            })
+            .unwrap_or_else(|| panic!("{label}: no -d line on early hosts: {err}"));
+        assert!(
+            early > 0 && early <= 128,
+            "{label}: {early} hosts given early"
+        );
+        let id = listed(&url)[0].0;
+        assert!(
+            show_json(&url, id) == out,
+            "{label}: stored scan differs from its -oJ"
+        );
+    }
+}
+
 #[test]
 fn two_scans_writing_at_once_both_land() {
     let lab = SweepLab::new().unwrap_or_else(|e| panic!("{e:#}"));

@@ -36,32 +36,10 @@ pub(crate) struct ReportSink<'o, 's> {
     pub recorder: Option<&'o mut vigie_store::Recorder>,
 }
 
-impl Sink for ReportSink<'_, '_> {
-    type Error = Fail;
-
-    fn window(&mut self, hosts: &[(IpAddr, bool)]) -> Result<(), Fail> {
-        self.names.clear();
-        if self.opts.no_dns {
-            return Ok(());
-        }
-        // nmap's budget, per window: the first 256 hosts that want a name
-        // (the up ones; every one with -R).
-        let want: Vec<IpAddr> = hosts
-            .iter()
-            .filter(|(_, up)| *up || self.opts.always_dns)
-            .map(|(a, _)| *a)
-            .take(256)
-            .collect();
-        for (a, n) in want.iter().zip(reverse_names(&want)) {
-            if let Some(n) = n {
-                self.names.insert(*a, n);
-            }
-        }
-        Ok(())
-    }
-
-    fn host(&mut self, h: &HostResult) -> Result<(), Fail> {
-        let r = HostReport {
+impl ReportSink<'_, '_> {
+    /// The report of one host, as the outputs and the history take it.
+    fn report(&mut self, h: &HostResult) -> HostReport {
+        HostReport {
             addr: h.addr,
             hostname: self.names.remove(&h.addr),
             mac: h.mac,
@@ -93,14 +71,63 @@ impl Sink for ReportSink<'_, '_> {
             srtt: h.srtt,
             rttvar: h.rttvar,
             timeout: h.timeout,
-        };
-        let out = &mut *self.out;
-        progress::suspend(|| out.write(|s| s.host(&r)))?;
-        // Every host the outputs were given, down ones too (-oJ lists them).
-        if let Some(rec) = self.recorder.as_deref_mut() {
-            rec.host(r);
+        }
+    }
+}
+
+/// A host's place in the history: its place in the targets.
+fn seq(h: &HostResult) -> i64 {
+    i64::try_from(h.index).unwrap_or(i64::MAX)
+}
+
+impl Sink for ReportSink<'_, '_> {
+    type Error = Fail;
+
+    fn window(&mut self, hosts: &[(IpAddr, bool)]) -> Result<(), Fail> {
+        self.names.clear();
+        if self.opts.no_dns {
+            return Ok(());
+        }
+        // nmap's budget, per window: the first 256 hosts that want a name
+        // (the up ones; every one with -R).
+        let want: Vec<IpAddr> = hosts
+            .iter()
+            .filter(|(_, up)| *up || self.opts.always_dns)
+            .map(|(a, _)| *a)
+            .take(256)
+            .collect();
+        for (a, n) in want.iter().zip(reverse_names(&want)) {
+            if let Some(n) = n {
+                self.names.insert(*a, n);
+            }
         }
         Ok(())
+    }
+
+    fn host(&mut self, h: &HostResult) -> Result<(), Fail> {
+        let r = self.report(h);
+        let out = &mut *self.out;
+        progress::suspend(|| out.write(|s| s.host(&r)))?;
+        // Every host the outputs were given, down ones too (-oJ lists them);
+        // one given early is recorded already.
+        if let Some(rec) = self.recorder.as_deref_mut().filter(|_| !h.early) {
+            rec.host_at(seq(h), r);
+        }
+        Ok(())
+    }
+
+    /// Hosts go to the history while the scan waits for its last replies,
+    /// unless their names are still to be looked up (in their window).
+    fn early(&self) -> bool {
+        self.recorder.is_some() && self.opts.no_dns
+    }
+
+    fn settled(&mut self, h: &HostResult) -> bool {
+        let r = self.report(h);
+        match self.recorder.as_deref_mut() {
+            Some(rec) => rec.try_host_at(seq(h), r),
+            None => true,
+        }
     }
 
     fn window_done(&mut self) -> Result<(), Fail> {

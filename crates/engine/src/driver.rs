@@ -104,6 +104,31 @@ pub trait Wire<R> {
     fn finish(&mut self, out: &mut Vec<(u64, R)>) -> io::Result<()>;
 }
 
+/// How soon the loop looks again when [`Events::idle`] has more to do.
+const IDLE_AGAIN: Duration = Duration::from_millis(1);
+
+/// What the loop tells its caller while it runs.
+pub trait Events<R, S> {
+    /// The reply to probe `value` was news.
+    fn news(&mut self, value: u64);
+    /// Every probe has had its first send and there is nothing to send
+    /// now: a slice of the wait (a few ms at most) is the caller's, with
+    /// the verdicts and the schedule as they are. `true`: more to do, call
+    /// again soon.
+    fn idle(&mut self, _record: &R, _sched: &S) -> bool {
+        false
+    }
+}
+
+/// [`Events`] that only hears news.
+pub struct News<F>(pub F);
+
+impl<R, S, F: FnMut(u64)> Events<R, S> for News<F> {
+    fn news(&mut self, value: u64) {
+        (self.0)(value);
+    }
+}
+
 /// What the loop needs besides the technique.
 #[derive(Debug, Clone)]
 pub struct DriveConfig {
@@ -134,7 +159,8 @@ pub struct Driven {
 
 /// Run `sched` to completion (or to the deadline, or to a stop request)
 /// over `wire`. `prior`: verdicts a resumed run already has (recorded and
-/// never sent). `on_news` hears every probe id whose reply was news.
+/// never sent). `events` hears every probe id whose reply was news, and
+/// is offered the loop's idle time once every probe has had its first send.
 pub fn drive<P, S, W, R>(
     cfg: &DriveConfig,
     prober: &P,
@@ -142,7 +168,7 @@ pub fn drive<P, S, W, R>(
     wire: &mut W,
     record: &mut R,
     meter: &Meter,
-    on_news: &mut dyn FnMut(u64),
+    events: &mut dyn Events<R, S>,
 ) -> Result<Driven, EngineError>
 where
     P: Prober,
@@ -150,12 +176,12 @@ where
     W: Wire<P::Reply>,
     R: Record<P::Reply>,
 {
-    let result = run_loop(cfg, prober, sched, wire, record, meter, on_news);
+    let result = run_loop(cfg, prober, sched, wire, record, meter, events);
     // Whatever ended the loop: replies that arrived meanwhile still count.
     let mut late = Vec::new();
     let finished = wire.finish(&mut late);
     let now = wire.now();
-    take::<P, S, R>(&mut late, sched, record, meter, now, on_news);
+    take::<P, S, R>(&mut late, sched, record, meter, now, events);
     let (done, sent) = sched.progress();
     meter.update(done, sent);
     if let Some(t) = cfg.trace.as_deref() {
@@ -187,7 +213,7 @@ fn take<P, S, R>(
     record: &mut R,
     meter: &Meter,
     now: Instant,
-    on_news: &mut dyn FnMut(u64),
+    events: &mut dyn Events<R, S>,
 ) where
     P: Prober,
     S: Schedule<Reply = P::SchedReply>,
@@ -197,7 +223,7 @@ fn take<P, S, R>(
         sched.handle_reply(now, value, P::sched_reply(&reply));
         if record.reply(value, reply) {
             meter.found(1);
-            on_news(value);
+            events.news(value);
         }
     }
 }
@@ -209,7 +235,7 @@ fn run_loop<P, S, W, R>(
     wire: &mut W,
     record: &mut R,
     meter: &Meter,
-    on_news: &mut dyn FnMut(u64),
+    events: &mut dyn Events<R, S>,
 ) -> Result<Driven, EngineError>
 where
     P: Prober,
@@ -252,7 +278,7 @@ where
     loop {
         let now = wire.now();
         wire.recv(now, &mut replies)?;
-        take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
+        take::<P, S, R>(&mut replies, sched, record, meter, now, events);
         if sched.poll_timeout().is_some_and(|t| t <= now) {
             sched.handle_timeout(now);
         }
@@ -324,7 +350,7 @@ where
             }
             wire.recv(end, &mut replies)?;
             let now = wire.now();
-            take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
+            take::<P, S, R>(&mut replies, sched, record, meter, now, events);
             continue;
         }
 
@@ -385,6 +411,11 @@ where
 
         // Nothing to send now: wait for replies, the next timeout or a token.
         let mut until = now + Duration::from_millis(50);
+        // Only waits and retransmissions left: the caller may use the
+        // time (a slice at a time, so that neither is held up).
+        if sched.all_sent() && events.idle(record, sched) {
+            until = until.min(wire.now() + IDLE_AGAIN);
+        }
         if let Some(t) = sched.poll_timeout() {
             until = until.min(t.max(now));
         }
@@ -396,7 +427,7 @@ where
         }
         wire.recv(until, &mut replies)?;
         let now = wire.now();
-        take::<P, S, R>(&mut replies, sched, record, meter, now, on_news);
+        take::<P, S, R>(&mut replies, sched, record, meter, now, events);
     }
 }
 

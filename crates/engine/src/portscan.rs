@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use vigie_netio::rx::{Receiver, RxConfig};
 use vigie_netio::tx::{RawSender, TxBatch};
@@ -504,14 +504,38 @@ fn wire<P: Prober>(
     )?)
 }
 
+/// A block's round-trip estimate at one moment: what the reports of its
+/// hosts carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    pub srtt: Option<Duration>,
+    pub rttvar: Option<Duration>,
+    pub timeout: Duration,
+}
+
+/// What a raw port scan tells its caller while it runs.
+pub trait ScanEvents {
+    /// A port found open, the moment its reply arrived.
+    fn open(&mut self, addr: IpAddr, port: u16);
+    /// Every probe is out and the scan waits for the last replies (and
+    /// retransmits): `results` are the verdicts so far (an answered one
+    /// never changes), `estimate` the round-trip estimate now. A slice of the wait (a
+    /// few ms) is the caller's; `true`: more to do, call again soon.
+    fn waiting(&mut self, _results: &Results, _estimate: Estimate) -> bool {
+        false
+    }
+}
+
+impl<F: FnMut(IpAddr, u16)> ScanEvents for F {
+    fn open(&mut self, addr: IpAddr, port: u16) {
+        self(addr, port);
+    }
+}
+
 /// Run one raw port-scan plan (any TCP flag technique, or UDP) to
-/// completion, to `--host-timeout`, or to a stop request. `on_open` hears
-/// each port the moment it is found open.
-pub fn run(
-    plan: &Plan,
-    env: &Env,
-    on_open: &mut dyn FnMut(IpAddr, u16),
-) -> Result<Outcome, EngineError> {
+/// completion, to `--host-timeout`, or to a stop request. `events` hears
+/// each port the moment it is found open, and gets the wait at the end.
+pub fn run(plan: &Plan, env: &Env, on_open: &mut dyn ScanEvents) -> Result<Outcome, EngineError> {
     let src = sources(&plan.targets, &env.evasion)?;
     let sport = env.evasion.source_port;
     let range = plan.index_range();
@@ -574,7 +598,7 @@ pub(crate) fn scan_with<P, S, W>(
     wire: &mut W,
     mut record: PortRecord,
     meter: &Meter,
-    on_open: &mut dyn FnMut(IpAddr, u16),
+    on_open: &mut dyn ScanEvents,
 ) -> Result<Outcome, EngineError>
 where
     P: PortProber,
@@ -582,13 +606,44 @@ where
     W: driver::Wire<P::Reply>,
     PortRecord: Record<P::Reply>,
 {
-    let mut news = |v: u64| {
-        if let Some((a, p)) = prober.probe(v) {
-            on_open(a, p);
-        }
+    let mut events = PortEvents {
+        prober,
+        events: on_open,
     };
-    let driven = driver::drive(cfg, prober, &mut sched, wire, &mut record, meter, &mut news)?;
+    let driven = driver::drive(
+        cfg,
+        prober,
+        &mut sched,
+        wire,
+        &mut record,
+        meter,
+        &mut events,
+    )?;
     Ok(outcome(record, &sched, driven))
+}
+
+/// The driver's events, as a port scan's caller hears them.
+struct PortEvents<'a, P> {
+    prober: &'a P,
+    events: &'a mut dyn ScanEvents,
+}
+
+impl<P: PortProber, S: Schedule> driver::Events<PortRecord, S> for PortEvents<'_, P> {
+    fn news(&mut self, value: u64) {
+        if let Some((a, p)) = self.prober.probe(value) {
+            self.events.open(a, p);
+        }
+    }
+
+    fn idle(&mut self, record: &PortRecord, sched: &S) -> bool {
+        let (srtt, rttvar) = sched.rtt();
+        let estimate = Estimate {
+            srtt,
+            rttvar,
+            timeout: sched.timeout(),
+        };
+        self.events.waiting(&record.results, estimate)
+    }
 }
 
 /// The raw TCP schedule of a plan: its shard (less what a resume file

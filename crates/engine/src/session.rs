@@ -129,6 +129,10 @@ pub struct PortVerdict {
 #[derive(Debug, Clone)]
 pub struct HostResult {
     pub addr: IpAddr,
+    /// Its place in the run's targets (the output order).
+    pub index: u64,
+    /// Given to [`Sink::settled`] before its report window.
+    pub early: bool,
     pub status: HostStatus,
     pub mac: Option<[u8; 6]>,
     pub latency: Option<Duration>,
@@ -159,6 +163,19 @@ pub trait Sink {
         Ok(())
     }
     fn host(&mut self, host: &HostResult) -> Result<(), Self::Error>;
+    /// Whether the sink takes hosts before their report window (see
+    /// [`Sink::settled`]).
+    fn early(&self) -> bool {
+        false
+    }
+    /// A host whose every probe is final while its block still waits for
+    /// the last replies of others, with the block's round-trip estimate as
+    /// of then (its report carries that one). The same result comes to
+    /// [`Sink::host`] in its report window, with `early` set. `false`: not
+    /// taken now (it is offered again).
+    fn settled(&mut self, _host: &HostResult) -> bool {
+        true
+    }
     /// The window's hosts have all been given (the next window comes after
     /// the next block's scan).
     fn window_done(&mut self) -> Result<(), Self::Error> {
@@ -350,6 +367,7 @@ impl Session {
                 block_targets.len()
             );
             let mut runs: Vec<(Plan, Outcome)> = Vec::new();
+            let mut early: Option<Early> = None;
             for (k, plan) in plans.iter().enumerate() {
                 if block_targets.is_empty() || env.stop.requested() {
                     break;
@@ -382,12 +400,30 @@ impl Session {
                     }
                 );
                 let proto = bp.technique.proto();
-                let mut on_open = |a: IpAddr, p: u16| sink.open_port(a, p, proto);
+                // One plan, no -sV: a host whose probes are all final is
+                // final; the sink may take it while the block waits.
+                if plans.len() == 1 && self.cfg.version.is_none() && sink.early() {
+                    early = Some(Early::default());
+                }
+                let mut events = BlockEvents {
+                    sink: &mut *sink,
+                    proto,
+                    early: early.as_mut().map(|e| (self, &found, &bp, e)),
+                };
                 let outcome = match bp.technique {
                     Technique::Connect => crate::connect::run(&bp, env)?,
-                    _ => crate::portscan::run(&bp, env, &mut on_open)?,
+                    _ => crate::portscan::run(&bp, env, &mut events)?,
                 };
                 sink.outcome(bp.technique, &outcome);
+                if let Some(e) = &early {
+                    trace_debug!(
+                        env.trace,
+                        DEBUG,
+                        "block {}/{nblocks}: {} hosts given early (final while the block waited)",
+                        b + 1,
+                        e.count
+                    );
+                }
                 trace_debug!(
                     env.trace,
                     DEBUG,
@@ -421,7 +457,14 @@ impl Session {
                 .map_err(SessionError::Sink)?;
             }
             let hi = window_end(targets, &scan_set, b, hosts, nblocks);
-            self.report_window(&found, &runs, lo..hi, sink, &mut summary, env)?;
+            self.report_window(
+                &found,
+                (&runs, early.as_ref()),
+                lo..hi,
+                sink,
+                &mut summary,
+                env,
+            )?;
             lo = hi;
             if interrupted {
                 summary.interrupted = true;
@@ -621,20 +664,38 @@ impl Session {
     fn report_window<S: Sink>(
         &self,
         found: &Found,
-        runs: &[(Plan, Outcome)],
+        (runs, early): (&[(Plan, Outcome)], Option<&Early>),
         window: Range<u64>,
         sink: &mut S,
         summary: &mut Summary,
         env: &Env,
     ) -> Result<(), SessionError<S::Error>> {
-        let end = SystemTime::now();
+        let times = Times {
+            srtt: runs.iter().find_map(|(_, o)| o.srtt),
+            rttvar: runs.iter().find_map(|(_, o)| o.rttvar),
+            timeout: runs.iter().map(|(_, o)| o.timeout).max(),
+            end: SystemTime::now(),
+        };
         let scopes: Vec<crate::Scope> = runs.iter().map(|(p, _)| p.scope()).collect();
+        let scanned: Vec<(&Plan, &Results, &crate::Scope)> = runs
+            .iter()
+            .zip(&scopes)
+            .map(|((p, o), s)| (p, &o.results, s))
+            .collect();
         let targets = &self.cfg.targets;
         let mut up = Vec::new();
         let mut hosts = Vec::new();
         for h in window.clone() {
             let Some(addr) = targets.get(h) else { continue };
-            let host = self.host_result(found, runs, &scopes, addr, end);
+            // Given early: reported as it was then.
+            let given = early.zip(runs.first()).and_then(|(e, (plan, _))| {
+                let i = plan.targets.index_of(addr)?;
+                e.given(i).then_some(e.times?)
+            });
+            let mut host = self.host_result(found, &scanned, addr, h, given.unwrap_or(times));
+            if let (Host::Report(r), Some(_)) = (&mut host, given) {
+                r.early = true;
+            }
             if let Host::Report(r) = &host {
                 up.push((addr, r.status.up));
             }
@@ -727,26 +788,29 @@ impl Session {
     fn host_result(
         &self,
         found: &Found,
-        runs: &[(Plan, Outcome)],
-        scopes: &[crate::Scope],
+        runs: &[(&Plan, &Results, &crate::Scope)],
         addr: IpAddr,
-        end: SystemTime,
+        index: u64,
+        times: Times,
     ) -> Host {
-        let srtt = runs.iter().find_map(|(_, o)| o.srtt);
-        let rttvar = runs.iter().find_map(|(_, o)| o.rttvar);
-        let timeout = runs.iter().map(|(_, o)| o.timeout).max();
+        let Times {
+            srtt,
+            rttvar,
+            timeout,
+            end,
+        } = times;
         let mut ports = Vec::new();
         let mut first_reply: Option<Cell> = None;
         let mut unfinished = false;
-        for ((plan, outcome), scope) in runs.iter().zip(scopes) {
+        for &(plan, results, scope) in runs {
             let Some(i) = plan.targets.index_of(addr) else {
                 continue;
             };
             // A shard reports its own probes; an interrupted run what it knows.
-            let interrupted = outcome.results.resume_at().is_some();
+            let interrupted = results.resume_at().is_some();
             let base = i * plan.nports();
             let proto = plan.technique.proto();
-            let cells = outcome.results.host(i);
+            let cells = results.host(i);
             for (k, (c, port)) in cells.iter().zip(plan.ports.iter()).enumerate() {
                 if !scope.contains(base + k as u64) || (interrupted && c.is_empty()) {
                     continue;
@@ -768,7 +832,7 @@ impl Session {
         if unfinished {
             return Host::TimedOut(addr);
         }
-        if ports.is_empty() && !runs.is_empty() && runs.iter().all(|(p, _)| p.shard != (0, 1)) {
+        if ports.is_empty() && !runs.is_empty() && runs.iter().all(|(p, _, _)| p.shard != (0, 1)) {
             return Host::Skip;
         }
         let resolved_down =
@@ -817,6 +881,8 @@ impl Session {
         ports.sort_by_key(|p| (p.proto, p.port));
         Host::Report(HostResult {
             addr,
+            index,
+            early: false,
             mac: found.mac.get(&addr).copied(),
             latency: if status.up { srtt.or(found.srtt) } else { None },
             status,
@@ -827,6 +893,132 @@ impl Session {
             timeout,
             services: Vec::new(),
         })
+    }
+}
+
+/// The times a host's report carries.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    srtt: Option<Duration>,
+    rttvar: Option<Duration>,
+    timeout: Option<Duration>,
+    end: SystemTime,
+}
+
+/// How long one [`Session::settle`] call works before the scan's loop
+/// gets its thread back.
+const SETTLE_SLICE: Duration = Duration::from_millis(2);
+
+/// The hosts of a block given to the sink while the block waited for its
+/// last replies.
+#[derive(Debug, Default)]
+struct Early {
+    /// One bit per host of the block: given.
+    given: Vec<u64>,
+    /// The next host of the block to look at (one pass: a host not final
+    /// when its turn comes is reported in its window only).
+    cursor: u64,
+    /// The block's estimate when the pass began: every host given carries it.
+    times: Option<Times>,
+    count: u64,
+    /// When the first wait came (the pass begins a round trip later, once
+    /// the replies to the last first sends are in).
+    first_wait: Option<std::time::Instant>,
+}
+
+impl Early {
+    fn given(&self, i: u64) -> bool {
+        self.given
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn mark(&mut self, i: u64) {
+        let w = (i / 64) as usize;
+        if self.given.len() <= w {
+            self.given.resize(w + 1, 0);
+        }
+        self.given[w] |= 1 << (i % 64);
+        self.count += 1;
+    }
+}
+
+/// What a block's port scan tells the session while it runs.
+struct BlockEvents<'a, S: Sink> {
+    sink: &'a mut S,
+    proto: Proto,
+    early: Option<(&'a Session, &'a Found, &'a Plan, &'a mut Early)>,
+}
+
+impl<S: Sink> crate::portscan::ScanEvents for BlockEvents<'_, S> {
+    fn open(&mut self, addr: IpAddr, port: u16) {
+        self.sink.open_port(addr, port, self.proto);
+    }
+
+    fn waiting(&mut self, results: &Results, estimate: crate::portscan::Estimate) -> bool {
+        let Some((session, found, plan, early)) = &mut self.early else {
+            return false;
+        };
+        session.settle(found, plan, results, estimate, early, &mut *self.sink)
+    }
+}
+
+impl Session {
+    /// Give the sink the block's hosts whose probes are all final, for a
+    /// slice of time; `true` while some are left to look at.
+    fn settle<S: Sink>(
+        &self,
+        found: &Found,
+        plan: &Plan,
+        results: &Results,
+        estimate: crate::portscan::Estimate,
+        early: &mut Early,
+        sink: &mut S,
+    ) -> bool {
+        let hosts = u64::try_from(plan.targets.len()).unwrap_or(u64::MAX);
+        let now = std::time::Instant::now();
+        let first = *early.first_wait.get_or_insert(now);
+        let round_trip = match (estimate.srtt, estimate.rttvar) {
+            (Some(s), Some(v)) => s + 4 * v,
+            _ => estimate.timeout,
+        };
+        if early.times.is_none() && now.duration_since(first) < round_trip.min(estimate.timeout) {
+            return true;
+        }
+        let times = *early.times.get_or_insert_with(|| Times {
+            srtt: estimate.srtt,
+            rttvar: estimate.rttvar,
+            timeout: Some(estimate.timeout),
+            end: SystemTime::now(),
+        });
+        let scope = plan.scope();
+        let runs = [(plan, results, &scope)];
+        let nports = plan.nports();
+        let began = std::time::Instant::now();
+        while early.cursor < hosts {
+            if early.cursor.is_multiple_of(64) && began.elapsed() >= SETTLE_SLICE {
+                return true;
+            }
+            let i = early.cursor;
+            let base = i * nports;
+            let open = results
+                .host(i)
+                .iter()
+                .enumerate()
+                .any(|(k, c)| c.is_empty() && scope.contains(base + k as u64));
+            let addr = plan.targets.get(i);
+            let index = addr.and_then(|a| self.cfg.targets.index_of(a));
+            if let (false, Some(addr), Some(index)) = (open, addr, index) {
+                if let Host::Report(r) = self.host_result(found, &runs, addr, index, times) {
+                    if !sink.settled(&r) {
+                        return true;
+                    }
+                    early.mark(i);
+                }
+            }
+            early.cursor += 1;
+        }
+        false
     }
 }
 

@@ -23,7 +23,9 @@ use vigie_wire::{checksum, ip_proto};
 use crate::driver::{Clock, DriveConfig, Driven, Inline};
 use crate::evasion::{Decoy, Evasion, Shaper};
 use crate::plan::{Plan, Timing};
-use crate::portscan::{scan_with, tcp_schedule, udp_schedule, PortRecord, TcpProber, UdpProber};
+use crate::portscan::{
+    scan_with, tcp_schedule, udp_schedule, Estimate, PortRecord, ScanEvents, TcpProber, UdpProber,
+};
 use crate::progress::{Board, Meter, Progress};
 use crate::trace::Trace;
 use crate::{Results, Stop};
@@ -361,6 +363,18 @@ fn run_with(
     trace: Option<Arc<Trace>>,
     evasion: &Evasion,
 ) -> (Results, Driven) {
+    run_events(plan, sim, stop, trace, evasion, &mut |_, _| {})
+}
+
+/// [`run_with`], telling `events` what the scan tells its caller.
+fn run_events(
+    plan: &Plan,
+    sim: &Sim,
+    stop: &Stop,
+    trace: Option<Arc<Trace>>,
+    evasion: &Evasion,
+    events: &mut dyn ScanEvents,
+) -> (Results, Driven) {
     let board: Progress = Arc::new(Board::new());
     let meter = Meter::on(&board);
     let src = [Some(IpAddr::V4(US)), None];
@@ -384,7 +398,7 @@ fn run_with(
             &mut wire,
             record,
             &meter,
-            &mut |_, _| {},
+            &mut *events,
         )
     } else {
         let data = evasion.shape.payload.as_ref().map_or(0, Vec::len);
@@ -403,7 +417,7 @@ fn run_with(
             &mut wire,
             record,
             &meter,
-            &mut |_, _| {},
+            &mut *events,
         )
     };
     let outcome = outcome.unwrap();
@@ -493,6 +507,77 @@ fn syn_scan_is_exact_under_loss_late_and_forged_replies() {
     assert!(!driven.interrupted);
     assert!(sim.forged() > 1000, "forged {}", sim.forged());
     assert_exact(&states(&plan, &results), &kinds, want_tcp);
+}
+
+/// What the scan's wait at the end offered, as a test sees it.
+#[derive(Default)]
+struct Waits {
+    calls: u64,
+    /// Probes sent when the first wait came.
+    sent_then: Option<u64>,
+    /// Each answered cell, the first time a wait showed it.
+    seen: HashMap<u64, crate::Cell>,
+    sim: Option<Sim>,
+}
+
+impl ScanEvents for Waits {
+    fn open(&mut self, _addr: IpAddr, _port: u16) {}
+
+    fn waiting(&mut self, results: &Results, estimate: Estimate) -> bool {
+        self.calls += 1;
+        if self.sent_then.is_none() {
+            self.sent_then = self.sim.as_ref().map(Sim::sent);
+        }
+        assert!(estimate.timeout > Duration::ZERO);
+        for (v, c) in results.host(0).iter().enumerate() {
+            if !c.is_empty() {
+                self.seen.entry(v as u64).or_insert(*c);
+            }
+        }
+        false
+    }
+}
+
+/// The scan offers its caller the wait at its end only once every probe
+/// has had its first send, and a verdict shown then is final: under loss
+/// and late replies, each answered cell a wait showed is the cell of the
+/// finished table.
+#[test]
+fn the_wait_at_the_end_shows_only_final_verdicts() {
+    let (ports, kinds) = layout(2000);
+    let stop = Stop::new();
+    let sim = Sim::new(
+        Net {
+            ports: kinds.clone(),
+            loss: 50,
+            late: 20,
+            late_by: Duration::from_millis(700),
+            forge: true,
+            ..Net::default()
+        },
+        stop.clone(),
+    );
+    let plan = plan(Technique::Syn, &ports);
+    let mut waits = Waits {
+        sim: Some(sim.clone()),
+        ..Waits::default()
+    };
+    let (results, _) = run_events(&plan, &sim, &stop, None, &Evasion::default(), &mut waits);
+    assert_exact(&states(&plan, &results), &kinds, want_tcp);
+    assert!(waits.calls > 0, "no wait was offered");
+    assert!(
+        waits.sent_then.unwrap() >= 2000,
+        "offered before the first pass ended"
+    );
+    // Most verdicts are in before the last waits (half the first sends were lost).
+    assert!(waits.seen.len() > 500, "{} seen", waits.seen.len());
+    let last = results.host(0);
+    for (v, c) in &waits.seen {
+        assert_eq!(
+            last[*v as usize], *c,
+            "probe {v} changed after a wait showed it"
+        );
+    }
 }
 
 /// Decoys, a payload and one source port: every probe goes out three

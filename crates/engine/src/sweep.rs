@@ -346,7 +346,7 @@ where
         wire,
         &mut record,
         &meter,
-        &mut |_| {},
+        &mut driver::News(|_| {}),
     )?;
     Ok(finish(&sched, record, driven))
 }

@@ -37,6 +37,12 @@ pub trait Schedule {
     /// Every probe of the schedule's range is final.
     fn is_done(&self) -> bool;
 
+    /// Every probe has had its first send (only waits and retransmissions
+    /// are left); `false` when the schedule cannot tell.
+    fn all_sent(&self) -> bool {
+        false
+    }
+
     /// The current probe timeout (how long replies in flight may take).
     fn timeout(&self) -> Duration;
 
@@ -90,6 +96,10 @@ macro_rules! tracker_schedule {
 
         fn is_done(&self) -> bool {
             self.tracker.is_done()
+        }
+
+        fn all_sent(&self) -> bool {
+            self.tracker.all_sent()
         }
 
         fn timeout(&self) -> Duration {

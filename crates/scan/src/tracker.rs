@@ -593,6 +593,16 @@ impl Tracker {
         self.next >= self.end && self.windows.is_empty()
     }
 
+    /// Every probe of the range has had its first send: what is left is
+    /// waiting and retransmitting.
+    pub fn all_sent(&self) -> bool {
+        self.next >= self.end
+            && self
+                .windows
+                .iter()
+                .all(|w| !matches!(w.phase, Phase::Opening { .. }))
+    }
+
     pub fn stats(&self) -> TrackerStats {
         TrackerStats {
             sent: self.sent,
@@ -790,6 +800,35 @@ mod tests {
         // the rest of the range are answered in the simulation.
         assert_eq!(run.accepted.len(), 900 - 64);
         assert_eq!(t.low_watermark(), n);
+    }
+
+    #[test]
+    fn all_sent_once_every_first_send_is_out() {
+        let n = 200;
+        let mut t = Tracker::new(Permutation::new(n, 4), 0..n, cfg(64, 2, 1));
+        let t0 = Instant::now();
+        assert!(!t.all_sent());
+        let mut sent = Vec::new();
+        while let Some(x) = t.poll_transmit(t0) {
+            sent.push(x.value);
+        }
+        // Two windows of 64 out: the rest of the range has not been sent.
+        assert_eq!(sent.len(), 128);
+        assert!(!t.all_sent());
+        for v in &sent {
+            assert!(t.handle_reply(t0, *v));
+        }
+        while let Some(x) = t.poll_transmit(t0) {
+            sent.push(x.value);
+        }
+        assert_eq!(sent.len(), n as usize);
+        // Unanswered, waiting: all sent, not done.
+        assert!(t.all_sent());
+        assert!(!t.is_done());
+        for v in &sent[128..] {
+            assert!(t.handle_reply(t0, *v));
+        }
+        assert!(t.is_done() && t.all_sent());
     }
 
     #[test]

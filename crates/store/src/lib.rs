@@ -279,9 +279,13 @@ pub struct Filter {
 pub trait Store: Send {
     /// Record a new scan as `running`; its id.
     fn begin_run(&mut self, meta: &RunMeta) -> Result<i64, StoreError>;
-    /// Write hosts of a running scan (in the order found), in one transaction.
-    fn add_hosts(&mut self, run: i64, hosts: &[vigie_report::HostReport])
-        -> Result<(), StoreError>;
+    /// Write hosts of a running scan, each with its `seq` (its place in
+    /// the scan's output order, unique in the run), in one transaction.
+    fn add_hosts(
+        &mut self,
+        run: i64,
+        hosts: &[(i64, vigie_report::HostReport)],
+    ) -> Result<(), StoreError>;
     /// The end of a scan: its totals and how it ended.
     fn finish_run(
         &mut self,

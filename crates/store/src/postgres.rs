@@ -25,7 +25,6 @@ const LOCK_SPACE: i32 = 0x7669_6731;
 pub(crate) struct Postgres {
     client: Client,
     shown: String,
-    next_seq: Vec<(i64, i64)>,
 }
 
 fn pg(s: &str) -> String {
@@ -57,7 +56,6 @@ impl Postgres {
         let mut s = Postgres {
             client,
             shown: shown.clone(),
-            next_seq: Vec::new(),
         };
         s.migrate().map_err(fail)?;
         Ok(s)
@@ -88,18 +86,6 @@ impl Postgres {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    fn seq(&mut self, run: i64) -> Result<i64, StoreError> {
-        if let Some((_, s)) = self.next_seq.iter().find(|(r, _)| *r == run) {
-            return Ok(*s);
-        }
-        let s: i64 = self
-            .client
-            .query_one(&pg(sql::NEXT_SEQ), &[&run])?
-            .try_get(0)?;
-        self.next_seq.push((run, s));
-        Ok(s)
     }
 }
 
@@ -176,15 +162,13 @@ impl Store for Postgres {
             &[&LOCK_SPACE, &lock_key(id)],
         )?;
         tx.commit()?;
-        self.next_seq.push((id, 0));
         Ok(id)
     }
 
-    fn add_hosts(&mut self, run: i64, hosts: &[HostReport]) -> Result<(), StoreError> {
-        let first = self.seq(run)?;
+    fn add_hosts(&mut self, run: i64, hosts: &[(i64, HostReport)]) -> Result<(), StoreError> {
         let mut b = Batch::default();
-        for (i, h) in hosts.iter().enumerate() {
-            b.push(first + i as i64, h);
+        for (seq, h) in hosts {
+            b.push(*seq, h);
         }
         let mut tx = self.client.transaction()?;
         // Not waiting for this batch to reach the disk: the run's end is a
@@ -288,9 +272,6 @@ impl Store for Postgres {
             )?;
         }
         tx.commit()?;
-        if let Some((_, s)) = self.next_seq.iter_mut().find(|(r, _)| *r == run) {
-            *s = first + hosts.len() as i64;
-        }
         Ok(())
     }
 

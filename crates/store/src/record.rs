@@ -1,6 +1,8 @@
 //! Recording a scan while it runs, off the scan's own threads.
 //!
-//! The scan hands each finished host to [`Recorder::host`]; they go to a
+//! The scan hands each finished host to [`Recorder::host_at`] (with its
+//! place in the output order: hosts may come in any order, some before
+//! their report window) or [`Recorder::host`] (the next place); they go to a
 //! writer thread in chunks of [`CHUNK`] hosts, or fewer when the scan calls
 //! [`Recorder::flush`] (the end of a report window), over a bounded channel
 //! (no whole-scan buffer). One hand-off per host would cost the scan a
@@ -12,7 +14,7 @@
 //! [`Recorder::finish`]. A recorder dropped without `finish` (the scan
 //! failed) writes what it has and marks the scan interrupted.
 
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,7 +36,7 @@ pub const CHUNK: usize = 512;
 const QUEUE: usize = 2 * BATCH / CHUNK;
 
 enum Msg {
-    Hosts(Vec<HostReport>),
+    Hosts(Vec<(i64, HostReport)>),
     Finish(RunStats, RunStatus),
 }
 
@@ -43,8 +45,10 @@ pub struct Recorder {
     tx: Option<SyncSender<Msg>>,
     thread: Option<JoinHandle<Result<(), StoreError>>>,
     id: i64,
-    /// Hosts not yet handed to the writer.
-    pending: Vec<HostReport>,
+    /// Hosts not yet handed to the writer, with their `seq`.
+    pending: Vec<(i64, HostReport)>,
+    /// The `seq` [`Recorder::host`] gives next.
+    next: i64,
 }
 
 impl Recorder {
@@ -66,6 +70,7 @@ impl Recorder {
             thread: Some(thread),
             id,
             pending: Vec::with_capacity(CHUNK),
+            next: 0,
         })
     }
 
@@ -74,11 +79,49 @@ impl Recorder {
         self.id
     }
 
-    /// One finished host. Never fails: a store error is kept for `finish`.
+    /// One finished host, placed after the last one given. Never fails: a
+    /// store error is kept for `finish`.
     pub fn host(&mut self, host: HostReport) {
-        self.pending.push(host);
+        self.host_at(self.next, host);
+    }
+
+    /// One finished host at place `seq` of the output order (unique in the
+    /// scan; `history show` lists hosts by it).
+    pub fn host_at(&mut self, seq: i64, host: HostReport) {
+        self.next = self.next.max(seq + 1);
+        self.pending.push((seq, host));
         if self.pending.len() >= CHUNK {
             self.flush();
+        }
+    }
+
+    /// Like [`Recorder::host_at`], but only when the writer can take the
+    /// host's chunk without waiting: `false` (the host dropped, to be given
+    /// again) when its queue is full. For a scan that must not block (its
+    /// probes wait).
+    pub fn try_host_at(&mut self, seq: i64, host: HostReport) -> bool {
+        if self.pending.len() + 1 >= CHUNK && !self.try_flush() {
+            return false;
+        }
+        self.host_at(seq, host);
+        true
+    }
+
+    /// Hand the pending hosts to the writer unless its queue is full.
+    fn try_flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let Some(tx) = &self.tx else { return true };
+        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+        match tx.try_send(Msg::Hosts(chunk)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(Msg::Hosts(chunk))) => {
+                self.pending = chunk;
+                false
+            }
+            // The writer stopped on an error, kept for finish.
+            Err(_) => true,
         }
     }
 
@@ -138,7 +181,7 @@ fn write_loop(
     // Upkeep that cannot be done now (another scan holds the log) is left
     // to the next scan or reader; the hosts are what must land.
     let _ = store.upkeep();
-    let mut batch: Vec<HostReport> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<(i64, HostReport)> = Vec::with_capacity(BATCH);
     let (mut up, mut seen) = (0u64, 0u64);
     loop {
         let mut end = None;
@@ -162,7 +205,7 @@ fn write_loop(
             }
         }
         if !batch.is_empty() {
-            up += batch.iter().filter(|h| h.status.up).count() as u64;
+            up += batch.iter().filter(|(_, h)| h.status.up).count() as u64;
             seen += batch.len() as u64;
             store.add_hosts(id, &batch)?;
             batch.clear();

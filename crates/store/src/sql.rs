@@ -11,8 +11,6 @@ pub(crate) const INSERT_SCAN: &str = "INSERT INTO scans (run_id, position, techn
 pub(crate) const FINISH_RUN: &str = "UPDATE runs SET ended_us = ?2, elapsed_us = ?3, \
      status = ?4, hosts_up = ?5, hosts_down = ?6, hosts_total = ?7 WHERE id = ?1";
 
-pub(crate) const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM hosts WHERE run_id = ?1";
-
 pub(crate) const RUNNING: &str =
     "SELECT id, writer_host, writer_pid, writer_start FROM runs WHERE status = 'running'";
 

@@ -31,8 +31,6 @@ const BUSY: Duration = Duration::from_secs(60);
 pub(crate) struct Sqlite {
     conn: Connection,
     path: PathBuf,
-    /// The next host `seq` of each run this connection writes.
-    next_seq: Vec<(i64, i64)>,
     /// The log had passed [`WAL_LIMIT`] when this scan's connection opened.
     checkpoint_due: bool,
 }
@@ -60,7 +58,6 @@ impl Sqlite {
         let mut s = Sqlite {
             conn,
             path: path.to_owned(),
-            next_seq: Vec::new(),
             checkpoint_due: false,
         };
         s.setup(scan).map_err(|e| fail(e.to_string()))?;
@@ -128,15 +125,6 @@ impl Sqlite {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    fn seq(&mut self, run: i64) -> Result<i64, StoreError> {
-        if let Some((_, s)) = self.next_seq.iter().find(|(r, _)| *r == run) {
-            return Ok(*s);
-        }
-        let s: i64 = self.conn.query_row(sql::NEXT_SEQ, [run], |r| r.get(0))?;
-        self.next_seq.push((run, s));
-        Ok(s)
     }
 
     fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RunSummaryRow, i64)> {
@@ -293,15 +281,13 @@ impl Store for Sqlite {
             )?;
         }
         tx.commit()?;
-        self.next_seq.push((id, 0));
         Ok(id)
     }
 
-    fn add_hosts(&mut self, run: i64, hosts: &[HostReport]) -> Result<(), StoreError> {
-        let first = self.seq(run)?;
+    fn add_hosts(&mut self, run: i64, hosts: &[(i64, HostReport)]) -> Result<(), StoreError> {
         let mut b = Batch::default();
-        for (i, h) in hosts.iter().enumerate() {
-            b.push(first + i as i64, h);
+        for (seq, h) in hosts {
+            b.push(*seq, h);
         }
         let tx = self
             .conn
@@ -385,9 +371,6 @@ impl Store for Sqlite {
             }
         }
         tx.commit()?;
-        if let Some((_, s)) = self.next_seq.iter_mut().find(|(r, _)| *r == run) {
-            *s = first + hosts.len() as i64;
-        }
         Ok(())
     }
 

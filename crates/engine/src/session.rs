@@ -421,7 +421,7 @@ impl Session {
                         DEBUG,
                         "block {}/{nblocks}: {} hosts given early (final while the block waited)",
                         b + 1,
-                        e.count
+                        e.count()
                     );
                 }
                 trace_debug!(
@@ -920,7 +920,6 @@ struct Early {
     cursor: u64,
     /// The block's estimate when the pass began: every host given carries it.
     times: Option<Times>,
-    count: u64,
     /// When the first wait came (the pass begins a round trip later, once
     /// the replies to the last first sends are in).
     first_wait: Option<std::time::Instant>,
@@ -939,7 +938,11 @@ impl Early {
             self.given.resize(w + 1, 0);
         }
         self.given[w] |= 1 << (i % 64);
-        self.count += 1;
+    }
+
+    /// Hosts given.
+    fn count(&self) -> u32 {
+        self.given.iter().map(|w| w.count_ones()).sum()
     }
 }
 
@@ -994,21 +997,23 @@ impl Session {
         let scope = plan.scope();
         let runs = [(plan, results, &scope)];
         let nports = plan.nports();
-        let began = std::time::Instant::now();
         while early.cursor < hosts {
-            if early.cursor.is_multiple_of(64) && began.elapsed() >= SETTLE_SLICE {
+            if early.cursor.is_multiple_of(64) && now.elapsed() >= SETTLE_SLICE {
                 return true;
             }
             let i = early.cursor;
             let base = i * nports;
-            let open = results
+            let pending = results
                 .host(i)
                 .iter()
                 .enumerate()
                 .any(|(k, c)| c.is_empty() && scope.contains(base + k as u64));
-            let addr = plan.targets.get(i);
-            let index = addr.and_then(|a| self.cfg.targets.index_of(a));
-            if let (false, Some(addr), Some(index)) = (open, addr, index) {
+            // Where the host is in the run's targets (looked up if final only).
+            let place = || {
+                let addr = plan.targets.get(i)?;
+                Some((addr, self.cfg.targets.index_of(addr)?))
+            };
+            if let Some((addr, index)) = (!pending).then(place).flatten() {
                 if let Host::Report(r) = self.host_result(found, &runs, addr, index, times) {
                     if !sink.settled(&r) {
                         return true;

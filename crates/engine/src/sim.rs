@@ -487,21 +487,24 @@ fn assert_exact(
     );
 }
 
+/// `ports` behind a path that loses half the replies, delays a fifth of
+/// them by 700 ms and forges SYN-ACKs.
+fn hostile(ports: HashMap<u16, Port>) -> Net {
+    Net {
+        ports,
+        loss: 50,
+        late: 20,
+        late_by: Duration::from_millis(700),
+        forge: true,
+        ..Net::default()
+    }
+}
+
 #[test]
 fn syn_scan_is_exact_under_loss_late_and_forged_replies() {
     let (ports, kinds) = layout(2000);
     let stop = Stop::new();
-    let sim = Sim::new(
-        Net {
-            ports: kinds.clone(),
-            loss: 50,
-            late: 20,
-            late_by: Duration::from_millis(700),
-            forge: true,
-            ..Net::default()
-        },
-        stop.clone(),
-    );
+    let sim = Sim::new(hostile(kinds.clone()), stop.clone());
     let plan = plan(Technique::Syn, &ports);
     let (results, driven) = run(&plan, &sim, &stop);
     assert!(!driven.interrupted);
@@ -546,17 +549,7 @@ impl ScanEvents for Waits {
 fn the_wait_at_the_end_shows_only_final_verdicts() {
     let (ports, kinds) = layout(2000);
     let stop = Stop::new();
-    let sim = Sim::new(
-        Net {
-            ports: kinds.clone(),
-            loss: 50,
-            late: 20,
-            late_by: Duration::from_millis(700),
-            forge: true,
-            ..Net::default()
-        },
-        stop.clone(),
-    );
+    let sim = Sim::new(hostile(kinds.clone()), stop.clone());
     let plan = plan(Technique::Syn, &ports);
     let mut waits = Waits {
         sim: Some(sim.clone()),
@@ -590,13 +583,8 @@ fn decoys_and_payloads_keep_the_scan_exact() {
     let stop = Stop::new();
     let sim = Sim::new(
         Net {
-            ports: kinds.clone(),
-            loss: 50,
-            late: 20,
-            late_by: Duration::from_millis(700),
-            forge: true,
             open_to_others: true,
-            ..Net::default()
+            ..hostile(kinds.clone())
         },
         stop.clone(),
     );

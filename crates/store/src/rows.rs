@@ -406,7 +406,12 @@ pub(crate) fn assemble(
         by.entry(s.seq).or_default().2.push(s);
     }
     let mut out = Vec::with_capacity(hosts.len());
+    let mut seen = std::collections::HashSet::with_capacity(hosts.len());
     for h in hosts {
+        // No key stops a second row in PostgreSQL (schema 2): refused here.
+        if !seen.insert(h.seq) {
+            return Err(format!("host #{} stored twice", h.seq));
+        }
         let (p, r, s) = by.remove(&h.seq).unwrap_or_default();
         out.push(host_of(h, p, r, s)?);
     }

@@ -96,3 +96,113 @@ fn unreachable_server_is_one_line() {
         .to_string();
     assert!(e.contains("nosuchdb") && !e.contains('\n'), "{e}");
 }
+
+/// The indexes of `db`'s tables, as the server describes them.
+fn indexes(db: &str) -> String {
+    server()
+        .psql(
+            db,
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname",
+        )
+        .unwrap()
+}
+
+/// A store of schema 1 (primary keys on hosts, ports and port_ranges) is
+/// brought to 2 (BRIN indexes on run_id) when opened, its scans kept.
+#[test]
+fn a_version_1_store_is_migrated_with_its_scans() {
+    use vigie_store::schema;
+    // Schema 1 as it was created.
+    server().create_db("v1ref").unwrap();
+    server()
+        .psql(
+            "v1ref",
+            &format!(
+                "CREATE TABLE vigie_schema (version BIGINT NOT NULL); {}",
+                schema::POSTGRES[0]
+            ),
+        )
+        .unwrap();
+    let v1 = indexes("v1ref");
+    assert!(
+        v1.contains("hosts_pkey") && v1.contains("ports_pkey"),
+        "{v1}"
+    );
+
+    // A store with scans in it, taken back to schema 1.
+    let url = db("v1");
+    let open_it = || -> Box<dyn Store> { open(&url).unwrap() };
+    let m = suite::meta("198.18.5.0/24", 3_000, 0);
+    let hosts = vec![
+        suite::host("198.18.5.1", &[22, 80], 3_000),
+        suite::host("198.18.5.2", &[], 3_001),
+    ];
+    let id = suite::record(&open_it, &m, &hosts, 3_010);
+    let before = open_it().load(id).unwrap();
+    server()
+        .psql(
+            "v1",
+            "DROP INDEX hosts_run, ports_run, port_ranges_run; \
+             ALTER TABLE hosts ADD PRIMARY KEY (run_id, seq); \
+             ALTER TABLE ports ADD PRIMARY KEY (run_id, seq, proto, port); \
+             ALTER TABLE port_ranges ADD PRIMARY KEY (run_id, seq, proto, state, reason, ttl); \
+             UPDATE vigie_schema SET version = 1",
+        )
+        .unwrap();
+    assert_eq!(indexes("v1"), v1, "not schema 1's indexes");
+
+    // Opened: migrated, nothing lost, and it takes new scans.
+    let after = open_it().load(id).unwrap();
+    assert_eq!(after.report, before.report);
+    assert_eq!(
+        server()
+            .psql("v1", "SELECT version FROM vigie_schema")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    let v2 = indexes("v1");
+    for t in ["hosts", "ports", "port_ranges"] {
+        assert!(
+            v2.contains(&format!(
+                "CREATE INDEX {t}_run ON public.{t} USING brin (run_id)"
+            )),
+            "{v2}"
+        );
+        assert!(!v2.contains(&format!("{t}_pkey")), "{v2}");
+    }
+    let next = suite::record(&open_it, &m, &hosts, 3_020);
+    assert_eq!(open_it().load(next).unwrap().report.hosts, hosts);
+}
+
+/// No key stops a host's row from being stored twice (schema 2): the
+/// reader refuses the scan, in one line, rather than show the host twice.
+#[test]
+fn a_host_stored_twice_is_refused_by_the_reader() {
+    let url = db("twice");
+    let open_it = || -> Box<dyn Store> { open(&url).unwrap() };
+    let id = suite::record(
+        &open_it,
+        &suite::meta("198.18.7.0/24", 5_000, 0),
+        &[
+            suite::host("198.18.7.1", &[22], 5_000),
+            suite::host("198.18.7.2", &[80], 5_001),
+        ],
+        5_010,
+    );
+    assert_eq!(open_it().load(id).unwrap().report.hosts.len(), 2);
+    server()
+        .psql(
+            "twice",
+            &format!("INSERT INTO hosts SELECT * FROM hosts WHERE run_id = {id} AND seq = 1"),
+        )
+        .unwrap();
+    let e = match open_it().load(id) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a host stored twice was read"),
+    };
+    assert!(
+        e.contains("host #1 stored twice") && !e.contains('\n'),
+        "{e}"
+    );
+}

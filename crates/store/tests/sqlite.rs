@@ -135,3 +135,32 @@ fn urls() {
         "postgres://u:***@h/db"
     );
 }
+
+/// Schema 2 changed PostgreSQL's indexes only: a SQLite store of schema 1
+/// opens as 2 with its scans as they were.
+#[test]
+fn a_version_1_store_opens_as_version_2() {
+    let path = scratch("v1").join("history.db");
+    let url = DbUrl::Sqlite(path.clone());
+    let open_it = || -> Box<dyn Store> { open(&url).unwrap() };
+    let id = suite::record(
+        &open_it,
+        &suite::meta("198.18.6.0/24", 4_000, 0),
+        &[suite::host("198.18.6.1", &[22], 4_000)],
+        4_010,
+    );
+    let before = open_it().load(id).unwrap();
+    let version = || -> i64 {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT version FROM vigie_schema", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(), 2);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE vigie_schema SET version = 1", [])
+        .unwrap();
+    assert_eq!(open_it().load(id).unwrap().report, before.report);
+    assert_eq!(version(), 2);
+}

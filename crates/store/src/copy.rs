@@ -97,6 +97,30 @@ impl CopyBuf {
         }
     }
 
+    /// A `BIGINT[]` of one dimension (no NULL element; empty: no dimension),
+    /// in `array_recv`'s layout: dimensions, a has-NULL flag, the element
+    /// type (int8, oid 20), each dimension's length and lower bound (1),
+    /// then each element as a length word and its 8 bytes.
+    pub fn i64_array(&mut self, v: &[i64]) -> &mut Self {
+        const INT8_OID: u32 = 20;
+        let dims: i32 = if v.is_empty() { 0 } else { 1 };
+        let len = 12 + if v.is_empty() { 0 } else { 8 + 12 * v.len() };
+        self.length(len as i32);
+        self.buf.reserve(len);
+        self.buf.extend_from_slice(&dims.to_be_bytes());
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        self.buf.extend_from_slice(&INT8_OID.to_be_bytes());
+        if !v.is_empty() {
+            self.buf.extend_from_slice(&(v.len() as i32).to_be_bytes());
+            self.buf.extend_from_slice(&1i32.to_be_bytes());
+            for n in v {
+                self.buf.extend_from_slice(&8i32.to_be_bytes());
+                self.buf.extend_from_slice(&n.to_be_bytes());
+            }
+        }
+        self
+    }
+
     /// The whole stream, with its trailer.
     pub fn finish(mut self) -> Vec<u8> {
         debug_assert_eq!(self.left, 0, "the last row has missing fields");
@@ -132,5 +156,26 @@ mod tests {
         let b = c.finish();
         assert_eq!(&b[21..29], &[0, 0, 0, 4, 1, 2, 3, 4]);
         assert_eq!(&b[29..33], &[0xff; 4]);
+    }
+
+    #[test]
+    fn a_bigint_array_is_laid_out_as_array_recv_reads_it() {
+        let mut c = CopyBuf::new(2, 1);
+        c.row().i64_array(&[5, -1]).i64_array(&[]);
+        let b = c.finish();
+        let row = &b[19 + 2..b.len() - 2];
+        let mut want = Vec::new();
+        want.extend_from_slice(&44i32.to_be_bytes());
+        for w in [1i32, 0, 20, 2, 1, 8] {
+            want.extend_from_slice(&w.to_be_bytes());
+        }
+        want.extend_from_slice(&5i64.to_be_bytes());
+        want.extend_from_slice(&8i32.to_be_bytes());
+        want.extend_from_slice(&(-1i64).to_be_bytes());
+        want.extend_from_slice(&12i32.to_be_bytes());
+        for w in [0i32, 0, 20] {
+            want.extend_from_slice(&w.to_be_bytes());
+        }
+        assert_eq!(row, &want[..]);
     }
 }

@@ -10,11 +10,12 @@ use std::borrow::Cow;
 
 use std::io::Write;
 
+use postgres::types::Type;
 use postgres::{Client, NoTls, Transaction};
 use vigie_report::{HostReport, RunStats};
 
 use crate::copy::CopyBuf;
-use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
+use crate::rows::{assemble, Batch, GroupRow, HostRow, PortRow, RangeRow, ServiceRow};
 use crate::sqlite::{RunRest, RunSummaryRow, ScanRow};
 use crate::{dur_us, schema, sql, to_us, writer};
 use crate::{Filter, RunMeta, RunStatus, RunSummary, Store, StoreError, StoredRun};
@@ -62,6 +63,17 @@ impl Postgres {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
+        // Most opens find the schema current: one round trip says so (the
+        // locked path below asks again, under the lock).
+        if let Ok(rows) = self
+            .client
+            .query_typed("SELECT MAX(version) FROM vigie_schema", &[])
+        {
+            let found: Option<i64> = rows.first().and_then(|r| r.get(0));
+            if found == Some(schema::VERSION) {
+                return Ok(());
+            }
+        }
         let mut tx = self.client.transaction()?;
         // One migrator at a time, whoever opens the store first.
         tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_SPACE])?;
@@ -124,42 +136,43 @@ impl Store for Postgres {
     fn begin_run(&mut self, meta: &RunMeta) -> Result<i64, StoreError> {
         let (host, pid, start) = writer::me();
         let mut tx = self.client.transaction()?;
+        // Typed statements: one round trip each, not a prepare as well.
         let id: i64 = tx
-            .query_one(
+            .query_typed_one(
                 &pg(sql::INSERT_RUN),
                 &[
-                    &vigie_report::NAME,
-                    &vigie_report::VERSION,
-                    &meta.info.args,
-                    &meta.targets,
-                    &meta.technique(),
-                    &meta.seed.to_string(),
-                    &i32::from(meta.info.verbose),
-                    &to_us(meta.info.start),
-                    &host,
-                    &(pid as i32),
-                    &start,
+                    (&vigie_report::NAME, Type::TEXT),
+                    (&vigie_report::VERSION, Type::TEXT),
+                    (&meta.info.args, Type::TEXT),
+                    (&meta.targets, Type::TEXT),
+                    (&meta.technique(), Type::TEXT),
+                    (&meta.seed.to_string(), Type::TEXT),
+                    (&i32::from(meta.info.verbose), Type::INT4),
+                    (&to_us(meta.info.start), Type::INT8),
+                    (&host, Type::TEXT),
+                    (&(pid as i32), Type::INT4),
+                    (&start, Type::TEXT),
                 ],
             )?
             .try_get(0)?;
         for (i, s) in meta.info.scans.iter().enumerate() {
-            tx.execute(
+            tx.execute_typed(
                 &pg(sql::INSERT_SCAN),
                 &[
-                    &id,
-                    &(i as i32),
-                    &s.technique.nmap_name(),
-                    &s.proto.as_str(),
-                    &s.ports.to_nmap_string(),
-                    &s.scanflags,
+                    (&id, Type::INT8),
+                    (&(i as i32), Type::INT4),
+                    (&s.technique.nmap_name(), Type::TEXT),
+                    (&s.proto.as_str(), Type::TEXT),
+                    (&s.ports.to_nmap_string(), Type::TEXT),
+                    (&s.scanflags, Type::TEXT),
                 ],
             )?;
         }
         // Held by this session until the scan ends or the scanner dies;
         // taken before the row is visible, so no reader sees it unlocked.
-        tx.execute(
+        tx.execute_typed(
             "SELECT pg_advisory_lock($1, $2)",
-            &[&LOCK_SPACE, &lock_key(id)],
+            &[(&LOCK_SPACE, Type::INT4), (&lock_key(id), Type::INT4)],
         )?;
         tx.commit()?;
         Ok(id)
@@ -170,6 +183,7 @@ impl Store for Postgres {
         for (seq, h) in hosts {
             b.push(*seq, h);
         }
+        b.group();
         let mut tx = self.client.transaction()?;
         // Not waiting for this batch to reach the disk: the run's end is a
         // commit that does wait, and flushes every batch before it.
@@ -214,6 +228,27 @@ impl Store for Postgres {
             copy_in(
                 &mut tx,
                 "COPY ports (run_id, seq, proto, port, state, reason, ttl, service) \
+                 FROM STDIN BINARY",
+                c.finish(),
+            )?;
+        }
+        if !b.groups.is_empty() {
+            let mut c = CopyBuf::new(9, b.groups.len());
+            for g in &b.groups {
+                c.row()
+                    .i64(run)
+                    .text(&g.proto)
+                    .i32(g.port)
+                    .text(&g.state)
+                    .text(&g.reason)
+                    .i32(g.ttl)
+                    .opt_text(g.service.as_deref())
+                    .i64(g.hosts)
+                    .i64_array(&g.seqs);
+            }
+            copy_in(
+                &mut tx,
+                "COPY port_hosts (run_id, proto, port, state, reason, ttl, service, hosts, seqs) \
                  FROM STDIN BINARY",
                 c.finish(),
             )?;
@@ -414,6 +449,22 @@ impl Store for Postgres {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let groups: Vec<GroupRow> = tx
+            .query(&pg(sql::GROUPS), &[&id])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok(GroupRow {
+                    proto: Cow::Owned(r.try_get(0)?),
+                    port: r.try_get(1)?,
+                    state: Cow::Owned(r.try_get(2)?),
+                    reason: Cow::Owned(r.try_get(3)?),
+                    ttl: r.try_get(4)?,
+                    service: r.try_get::<_, Option<String>>(5)?.map(Cow::Owned),
+                    hosts: r.try_get(6)?,
+                    seqs: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
         let services: Vec<ServiceRow> = tx
             .query(&pg(sql::SERVICES), &[&id])?
             .iter()
@@ -446,7 +497,7 @@ impl Store for Postgres {
             })
             .collect::<Result<_, _>>()?;
         tx.commit()?;
-        let hosts = assemble(hosts, ports, ranges, services)
+        let hosts = assemble(hosts, ports, ranges, groups, services)
             .map_err(|why| StoreError::Corrupt { id, why })?;
         crate::load::stored_run(summary, rest, scans, hosts)
     }

@@ -4,11 +4,16 @@
 //! protocol, state, reason and TTL, that are not open, have no `-sV` result
 //! and whose service name is the one vigie's own table gives, are kept as
 //! ranges in `port_ranges` when there are at least [`RANGE_MIN`] of them (a
-//! `-p-` scan is a few rows, not 65,535). Nothing is lost: the ranges read
-//! back with the table's names.
+//! `-p-` scan is a few rows, not 65,535). A port result that at least
+//! [`GROUP_MIN`] hosts of one batch share (the same port, protocol, state,
+//! reason, TTL and service name) is one row of `port_hosts` naming those
+//! hosts (a sweep writes a row per host and a few groups, not a row per
+//! host and another per port). Nothing is lost: the ranges read back with
+//! the table's names, the groups as a row per host.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -21,6 +26,9 @@ use crate::{dur_us, from_us, to_us};
 
 /// The fewest ports of one (protocol, state, reason, TTL) kept as ranges.
 pub const RANGE_MIN: usize = 16;
+
+/// The fewest hosts of a batch sharing a port result kept as a group.
+pub const GROUP_MIN: usize = 16;
 
 /// Build vigie's service table now (the writer thread does, while idle).
 pub(crate) fn warm_up() {
@@ -73,6 +81,21 @@ pub(crate) struct RangeRow {
     pub ports: String,
 }
 
+/// One port result shared by the hosts `seqs` (ascending).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GroupRow<'a> {
+    pub proto: Cow<'a, str>,
+    pub port: i32,
+    pub state: Cow<'a, str>,
+    pub reason: Cow<'a, str>,
+    pub ttl: i32,
+    pub service: Option<Cow<'a, str>>,
+    /// How many hosts: the length of `seqs`, as a column the open-port
+    /// count of `vigie history` can sum.
+    pub hosts: i64,
+    pub seqs: Vec<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct ServiceRow {
     pub seq: i64,
@@ -108,6 +131,7 @@ pub(crate) struct Batch<'a> {
     pub hosts: Vec<HostRow<'a>>,
     pub ports: Vec<PortRow<'a>>,
     pub ranges: Vec<RangeRow>,
+    pub groups: Vec<GroupRow<'a>>,
     pub services: Vec<ServiceRow>,
 }
 
@@ -181,6 +205,73 @@ impl<'a> Batch<'a> {
             });
         }
     }
+}
+
+impl Batch<'_> {
+    /// Move the port rows that [`GROUP_MIN`] hosts or more of the batch
+    /// share into groups (once every host has been pushed).
+    pub fn group(&mut self) {
+        if self.hosts.len() < GROUP_MIN {
+            return;
+        }
+        // For each port row, the group it joins (by first row of its key).
+        let mut first: HashMap<GroupKey<'_>, (usize, usize)> = HashMap::new();
+        let mut of: Vec<usize> = Vec::with_capacity(self.ports.len());
+        for (i, p) in self.ports.iter().enumerate() {
+            let e = first.entry(group_key(p)).or_insert((i, 0));
+            e.1 += 1;
+            of.push(e.0);
+        }
+        let big: HashMap<usize, usize> = first
+            .into_values()
+            .filter(|&(_, n)| n >= GROUP_MIN)
+            .collect();
+        if big.is_empty() {
+            return;
+        }
+        let mut slot: HashMap<usize, usize> = HashMap::with_capacity(big.len());
+        let mut groups: Vec<GroupRow<'_>> = Vec::with_capacity(big.len());
+        let mut singles = Vec::with_capacity(self.ports.len());
+        for (p, head) in std::mem::take(&mut self.ports).into_iter().zip(of) {
+            let Some(&n) = big.get(&head) else {
+                singles.push(p);
+                continue;
+            };
+            let g = *slot.entry(head).or_insert_with(|| {
+                groups.push(GroupRow {
+                    proto: p.proto.clone(),
+                    port: p.port,
+                    state: p.state.clone(),
+                    reason: p.reason.clone(),
+                    ttl: p.ttl,
+                    service: p.service.clone(),
+                    hosts: 0,
+                    seqs: Vec::with_capacity(n),
+                });
+                groups.len() - 1
+            });
+            groups[g].seqs.push(p.seq);
+        }
+        for g in &mut groups {
+            g.seqs.sort_unstable();
+            g.hosts = g.seqs.len() as i64;
+        }
+        self.ports = singles;
+        self.groups = groups;
+    }
+}
+
+type GroupKey<'k> = (&'k str, i32, &'k str, &'k str, i32, Option<&'k str>);
+
+fn group_key<'k>(p: &'k PortRow<'_>) -> GroupKey<'k> {
+    (
+        &p.proto,
+        p.port,
+        &p.state,
+        &p.reason,
+        p.ttl,
+        p.service.as_deref(),
+    )
 }
 
 fn service_row(seq: i64, p: &PortResult, d: &ServiceInfo) -> ServiceRow {
@@ -368,6 +459,39 @@ pub(crate) fn host_of(
     })
 }
 
+/// A group's hosts as SQLite keeps them: a JSON array of `seq`s, `[0,5,9]`
+/// (`json_each` reads it in SQL).
+pub(crate) fn seqs_text(seqs: &[i64]) -> String {
+    let mut s = String::with_capacity(seqs.len() * 7 + 2);
+    s.push('[');
+    for (i, q) in seqs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{q}");
+    }
+    s.push(']');
+    s
+}
+
+/// [`seqs_text`] read back.
+pub(crate) fn parse_seqs(s: &str) -> Result<Vec<i64>, Bad> {
+    let bad = || format!("bad host list {:?}", s.chars().take(40).collect::<String>());
+    let inner = s
+        .trim()
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .ok_or_else(bad)?
+        .trim();
+    if inner.is_empty() {
+        return Ok(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|q| q.trim().parse::<i64>().map_err(|_| bad()))
+        .collect()
+}
+
 /// nmap's port list spelling, `1-21,23` (empty → none).
 pub(crate) fn port_list(s: &str) -> Result<PortList, Bad> {
     if s.is_empty() {
@@ -388,16 +512,39 @@ pub(crate) fn port_list(s: &str) -> Result<PortList, Bad> {
 }
 
 /// Rows of several hosts, grouped by host `seq`, in `seq` order.
-pub(crate) fn assemble(
+pub(crate) fn assemble<'a>(
     hosts: Vec<HostRow<'_>>,
-    ports: Vec<PortRow<'_>>,
+    ports: Vec<PortRow<'a>>,
     ranges: Vec<RangeRow>,
+    groups: Vec<GroupRow<'a>>,
     services: Vec<ServiceRow>,
 ) -> Result<Vec<HostReport>, Bad> {
     type Rows<'p> = (Vec<PortRow<'p>>, Vec<RangeRow>, Vec<ServiceRow>);
-    let mut by: BTreeMap<i64, Rows<'_>> = BTreeMap::new();
+    let mut by: BTreeMap<i64, Rows<'a>> = BTreeMap::new();
     for p in ports {
         by.entry(p.seq).or_default().0.push(p);
+    }
+    for g in groups {
+        if g.hosts != g.seqs.len() as i64 {
+            return Err(format!(
+                "a group of port {}/{} says {} hosts and names {}",
+                g.port,
+                g.proto,
+                g.hosts,
+                g.seqs.len()
+            ));
+        }
+        for &seq in &g.seqs {
+            by.entry(seq).or_default().0.push(PortRow {
+                seq,
+                proto: g.proto.clone(),
+                port: g.port,
+                state: g.state.clone(),
+                reason: g.reason.clone(),
+                ttl: g.ttl,
+                service: g.service.clone(),
+            });
+        }
     }
     for r in ranges {
         by.entry(r.seq).or_default().1.push(r);

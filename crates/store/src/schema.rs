@@ -7,7 +7,7 @@
 //! misread. The tables are documented in `docs/history.md`.
 
 /// The schema version this vigie writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Migration `i` brings a store from version `i` to `i + 1` (SQLite).
 ///
@@ -114,6 +114,22 @@ CREATE TABLE services (
 "#,
     // 2: PostgreSQL's indexes only (SQLite's keys are its tables' order).
     "-- nothing to change",
+    // 3: a port result many hosts share, one row naming them (`seqs`, a
+    // JSON array).
+    r#"
+CREATE TABLE port_hosts (
+    run_id  INTEGER NOT NULL,
+    proto   TEXT    NOT NULL,
+    port    INTEGER NOT NULL,
+    state   TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    ttl     INTEGER NOT NULL,
+    service TEXT,
+    hosts   INTEGER NOT NULL,
+    seqs    TEXT    NOT NULL
+);
+CREATE INDEX port_hosts_run ON port_hosts (run_id);
+"#,
 ];
 
 /// Migration `i` brings a store from version `i` to `i + 1` (PostgreSQL).
@@ -125,6 +141,11 @@ CREATE TABLE services (
 /// index on `run_id` (a run's rows are neighbours in the table) 1.07 ×,
 /// as with no index at all (1.01–1.06 ×; bench/RESULTS.md). A row stored
 /// twice is still refused, by the reader.
+///
+/// 3: `port_hosts`, a port result that many hosts of a batch share, as one
+/// row naming them (`seqs`): a /16 sweep writes a row per host and a few
+/// groups instead of a row per host and another per port. The server's
+/// work per sweep was most of what recording it cost (bench/RESULTS.md).
 pub const POSTGRES: &[&str] = &[
     r#"
 CREATE TABLE runs (
@@ -231,6 +252,23 @@ CREATE INDEX hosts_run ON hosts USING brin (run_id) WITH (pages_per_range = 32, 
 CREATE INDEX ports_run ON ports USING brin (run_id) WITH (pages_per_range = 32, autosummarize = on);
 CREATE INDEX port_ranges_run ON port_ranges USING brin (run_id)
     WITH (pages_per_range = 32, autosummarize = on);
+"#,
+    r#"
+CREATE TABLE port_hosts (
+    run_id  BIGINT   NOT NULL,
+    proto   TEXT     NOT NULL,
+    port    INTEGER  NOT NULL,
+    state   TEXT     NOT NULL,
+    reason  TEXT     NOT NULL,
+    ttl     INTEGER  NOT NULL,
+    service TEXT,
+    hosts   BIGINT   NOT NULL,
+    seqs    BIGINT[] NOT NULL
+);
+-- Out of line as it is: compressing a sweep's lists was a quarter of the
+-- server's work for the scan.
+ALTER TABLE port_hosts ALTER COLUMN seqs SET STORAGE EXTERNAL;
+CREATE INDEX port_hosts_run ON port_hosts (run_id);
 "#,
 ];
 

@@ -23,7 +23,9 @@ pub(crate) const MARK_INTERRUPTED: &str =
 pub(crate) const LIST: &str = "SELECT r.id, r.started_us, r.ended_us, r.status, r.args, \
      r.targets, r.technique, \
      (SELECT COUNT(*) FROM hosts h WHERE h.run_id = r.id AND h.up), \
-     (SELECT COUNT(*) FROM ports p WHERE p.run_id = r.id AND p.state = 'open') \
+     (SELECT COUNT(*) FROM ports p WHERE p.run_id = r.id AND p.state = 'open') + \
+     (SELECT CAST(COALESCE(SUM(g.hosts), 0) AS BIGINT) FROM port_hosts g \
+      WHERE g.run_id = r.id AND g.state = 'open') \
      FROM runs r \
      WHERE (CAST(?1 AS TEXT) IS NULL OR (' ' || r.targets || ' ') LIKE ?1 ESCAPE '\\' \
             OR EXISTS (SELECT 1 FROM hosts h WHERE h.run_id = r.id AND h.addr = CAST(?2 AS TEXT))) \
@@ -33,7 +35,9 @@ pub(crate) const LIST: &str = "SELECT r.id, r.started_us, r.ended_us, r.status, 
 pub(crate) const ONE_RUN: &str = "SELECT r.id, r.started_us, r.ended_us, r.status, r.args, \
      r.targets, r.technique, \
      (SELECT COUNT(*) FROM hosts h WHERE h.run_id = r.id AND h.up), \
-     (SELECT COUNT(*) FROM ports p WHERE p.run_id = r.id AND p.state = 'open'), \
+     (SELECT COUNT(*) FROM ports p WHERE p.run_id = r.id AND p.state = 'open') + \
+     (SELECT CAST(COALESCE(SUM(g.hosts), 0) AS BIGINT) FROM port_hosts g \
+      WHERE g.run_id = r.id AND g.state = 'open'), \
      r.seed, r.verbosity, r.elapsed_us, r.hosts_down, r.hosts_total \
      FROM runs r WHERE r.id = ?1";
 
@@ -48,6 +52,9 @@ pub(crate) const PORTS: &str = "SELECT seq, proto, port, state, reason, ttl, ser
 
 pub(crate) const RANGES: &str = "SELECT seq, proto, state, reason, ttl, ports FROM port_ranges \
      WHERE run_id = ?1";
+
+pub(crate) const GROUPS: &str = "SELECT proto, port, state, reason, ttl, service, hosts, seqs \
+     FROM port_hosts WHERE run_id = ?1";
 
 pub(crate) const SERVICES: &str = "SELECT seq, proto, port, name, product, version, extrainfo, \
      hostname, ostype, devicetype, tunnel, conf, cpe, tls_version, tls_cipher, tls_alpn, \

@@ -11,7 +11,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use vigie_report::{HostReport, RunStats};
 
-use crate::rows::{assemble, Batch, HostRow, PortRow, RangeRow, ServiceRow};
+use crate::rows::{assemble, Batch, GroupRow, HostRow, PortRow, RangeRow, ServiceRow};
 use crate::{dur_us, to_us, StoredRun};
 use crate::{schema, sql, writer, Filter, RunMeta, RunStatus, RunSummary, Store, StoreError};
 
@@ -289,6 +289,7 @@ impl Store for Sqlite {
         for (seq, h) in hosts {
             b.push(*seq, h);
         }
+        b.group();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -325,6 +326,23 @@ impl Store for Sqlite {
                     ]
                 }),
             )?;
+            let mut st = tx.prepare_cached(
+                "INSERT INTO port_hosts (run_id, proto, port, state, reason, ttl, service, hosts, \
+                 seqs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for g in &b.groups {
+                st.execute(params![
+                    run,
+                    g.proto,
+                    g.port,
+                    g.state,
+                    g.reason,
+                    g.ttl,
+                    g.service,
+                    g.hosts,
+                    crate::rows::seqs_text(&g.seqs)
+                ])?;
+            }
             let mut st = tx.prepare_cached(
                 "INSERT INTO port_ranges (run_id, seq, proto, state, reason, ttl, ports) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -498,6 +516,25 @@ impl Store for Sqlite {
             })?;
             rows.collect::<Result<_, _>>()?
         };
+        let groups: Vec<(GroupRow, String)> = {
+            let mut st = tx.prepare(sql::GROUPS)?;
+            let rows = st.query_map([id], |r| {
+                Ok((
+                    GroupRow {
+                        proto: Cow::Owned(r.get(0)?),
+                        port: r.get(1)?,
+                        state: Cow::Owned(r.get(2)?),
+                        reason: Cow::Owned(r.get(3)?),
+                        ttl: r.get(4)?,
+                        service: r.get::<_, Option<String>>(5)?.map(Cow::Owned),
+                        hosts: r.get(6)?,
+                        seqs: Vec::new(),
+                    },
+                    r.get::<_, String>(7)?,
+                ))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
         let services: Vec<ServiceRow> = {
             let mut st = tx.prepare(sql::SERVICES)?;
             let rows = st.query_map([id], |r| {
@@ -530,8 +567,16 @@ impl Store for Sqlite {
             rows.collect::<Result<_, _>>()?
         };
         tx.finish()?;
-        let hosts = assemble(hosts, ports, ranges, services)
-            .map_err(|why| StoreError::Corrupt { id, why })?;
+        let corrupt = |why| StoreError::Corrupt { id, why };
+        let groups = groups
+            .into_iter()
+            .map(|(mut g, seqs)| {
+                g.seqs = crate::rows::parse_seqs(&seqs)?;
+                Ok(g)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?;
+        let hosts = assemble(hosts, ports, ranges, groups, services).map_err(corrupt)?;
         crate::load::stored_run(head.0.check()?, head.1, scans, hosts)
     }
 
@@ -541,7 +586,7 @@ impl Store for Sqlite {
 }
 
 /// The fuzz target's entry (`fuzz/fuzz_targets/store_rows.rs`): a valid
-/// run, then hosts, ports, port ranges and services whose every value comes
+/// run, then hosts, ports, port ranges, port groups and services whose every value comes
 /// from `data` (text, integer, real, blob or NULL, as the bytes say: SQLite
 /// keeps whatever a column is given, or a word vigie writes), read back by
 /// [`Store::load`], which must refuse what it cannot read, never panic.
@@ -563,7 +608,7 @@ pub fn fuzz_load(data: &[u8]) {
         Mutex::new(s)
     });
     let Ok(mut s) = store.lock() else { return };
-    const WORDS: [&str; 12] = [
+    const WORDS: [&str; 14] = [
         "tcp",
         "udp",
         "open",
@@ -576,6 +621,8 @@ pub fn fuzz_load(data: &[u8]) {
         "198.18.0.2",
         "fd00::2",
         "1-21,23",
+        "[0,1]",
+        "[1]",
     ];
     let mut bytes = data.iter().copied();
     let mut chunks = data.split(|b| *b == 0xff);
@@ -598,6 +645,7 @@ pub fn fuzz_load(data: &[u8]) {
         ("hosts", 14),
         ("ports", 8),
         ("port_ranges", 7),
+        ("port_hosts", 9),
         ("services", 24),
     ] {
         let _ = s.conn.execute(&format!("DELETE FROM {table}"), []);
@@ -605,8 +653,10 @@ pub fn fuzz_load(data: &[u8]) {
             let mut vals: Vec<Value> = (0..n).map(|_| value()).collect();
             // The run and the host: mostly those that meet.
             vals[0] = Value::Integer(1);
-            if let Value::Integer(seq) = &mut vals[1] {
-                *seq &= 1;
+            if table != "port_hosts" {
+                if let Value::Integer(seq) = &mut vals[1] {
+                    *seq &= 1;
+                }
             }
             let marks = vec!["?"; n].join(", ");
             let _ = s.conn.execute(

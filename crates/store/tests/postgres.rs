@@ -108,7 +108,8 @@ fn indexes(db: &str) -> String {
 }
 
 /// A store of schema 1 (primary keys on hosts, ports and port_ranges) is
-/// brought to 2 (BRIN indexes on run_id) when opened, its scans kept.
+/// brought to 3 (BRIN indexes on run_id; `port_hosts`) when opened, its
+/// scans kept.
 #[test]
 fn a_version_1_store_is_migrated_with_its_scans() {
     use vigie_store::schema;
@@ -142,7 +143,7 @@ fn a_version_1_store_is_migrated_with_its_scans() {
     server()
         .psql(
             "v1",
-            "DROP INDEX hosts_run, ports_run, port_ranges_run; \
+            "DROP TABLE port_hosts; DROP INDEX hosts_run, ports_run, port_ranges_run; \
              ALTER TABLE hosts ADD PRIMARY KEY (run_id, seq); \
              ALTER TABLE ports ADD PRIMARY KEY (run_id, seq, proto, port); \
              ALTER TABLE port_ranges ADD PRIMARY KEY (run_id, seq, proto, state, reason, ttl); \
@@ -159,7 +160,7 @@ fn a_version_1_store_is_migrated_with_its_scans() {
             .psql("v1", "SELECT version FROM vigie_schema")
             .unwrap()
             .trim(),
-        "2"
+        "3"
     );
     let v2 = indexes("v1");
     for t in ["hosts", "ports", "port_ranges"] {
@@ -171,8 +172,65 @@ fn a_version_1_store_is_migrated_with_its_scans() {
         );
         assert!(!v2.contains(&format!("{t}_pkey")), "{v2}");
     }
+    assert!(
+        v2.contains("CREATE INDEX port_hosts_run ON public.port_hosts USING btree (run_id)"),
+        "{v2}"
+    );
     let next = suite::record(&open_it, &m, &hosts, 3_020);
     assert_eq!(open_it().load(next).unwrap().report.hosts, hosts);
+    let (next, hosts) = suite::sweep(&open_it);
+    assert_eq!(open_it().load(next).unwrap().report.hosts, hosts);
+}
+
+/// The 40 hosts of the sweep that share one result are one `port_hosts`
+/// row, its hosts a `BIGINT[]` (unnest reads it); the 8 others keep a
+/// `ports` row each. A group that does not match itself, or names a host
+/// twice, is refused in one line.
+#[test]
+fn a_result_many_hosts_share_is_one_row() {
+    let url = db("groups");
+    let open_it = || -> Box<dyn Store> { open(&url).unwrap() };
+    let (id, _) = suite::sweep(&open_it);
+    let q = |sql: &str| server().psql("groups", sql).unwrap().trim().to_owned();
+    assert_eq!(
+        q(&format!(
+            "SELECT port || '/' || state || '/' || ttl || '/' || hosts FROM port_hosts \
+             WHERE run_id = {id}"
+        )),
+        "80/open/64/40"
+    );
+    assert_eq!(
+        q(&format!(
+            "SELECT COUNT(*) || ' ' || MIN(s) || ' ' || MAX(s) \
+             FROM port_hosts, unnest(seqs) s WHERE run_id = {id}"
+        )),
+        "40 0 39"
+    );
+    assert_eq!(
+        q(&format!("SELECT COUNT(*) FROM ports WHERE run_id = {id}")),
+        "8"
+    );
+    for (change, undo, want) in [
+        (
+            "UPDATE port_hosts SET hosts = 39",
+            "UPDATE port_hosts SET hosts = 40",
+            "says 39 hosts and names 40",
+        ),
+        (
+            "UPDATE port_hosts SET seqs[40] = 40",
+            "UPDATE port_hosts SET seqs[40] = 39",
+            "port 80/tcp stored twice",
+        ),
+    ] {
+        q(change);
+        let e = match open_it().load(id) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("read a bad group ({change})"),
+        };
+        assert!(e.contains(want) && !e.contains('\n'), "{change}: {e}");
+        q(undo);
+    }
+    assert_eq!(open_it().load(id).unwrap().report.hosts.len(), 49);
 }
 
 /// No key stops a host's row from being stored twice (schema 2): the

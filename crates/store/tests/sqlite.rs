@@ -136,10 +136,10 @@ fn urls() {
     );
 }
 
-/// Schema 2 changed PostgreSQL's indexes only: a SQLite store of schema 1
-/// opens as 2 with its scans as they were.
+/// Schema 2 changed PostgreSQL's indexes only, 3 added `port_hosts`: a
+/// SQLite store of schema 1 opens as 3 with its scans as they were.
 #[test]
-fn a_version_1_store_opens_as_version_2() {
+fn a_version_1_store_opens_as_version_3() {
     let path = scratch("v1").join("history.db");
     let url = DbUrl::Sqlite(path.clone());
     let open_it = || -> Box<dyn Store> { open(&url).unwrap() };
@@ -156,11 +156,80 @@ fn a_version_1_store_opens_as_version_2() {
             .query_row("SELECT version FROM vigie_schema", [], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(version(), 2);
+    assert_eq!(version(), 3);
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute("UPDATE vigie_schema SET version = 1", [])
+        .execute_batch("DROP TABLE port_hosts; UPDATE vigie_schema SET version = 1")
         .unwrap();
     assert_eq!(open_it().load(id).unwrap().report, before.report);
-    assert_eq!(version(), 2);
+    assert_eq!(version(), 3);
+    let (next, hosts) = suite::sweep(&open_it);
+    assert_eq!(open_it().load(next).unwrap().report.hosts, hosts);
+}
+
+/// The 40 hosts of the sweep that share one result are one `port_hosts`
+/// row; the 8 others keep a `ports` row each. A group that does not match
+/// itself, or names a host not stored, is refused in one line.
+#[test]
+fn a_result_many_hosts_share_is_one_row() {
+    let path = scratch("groups").join("history.db");
+    let url = DbUrl::Sqlite(path.clone());
+    let open_it = || -> Box<dyn Store> { open(&url).unwrap() };
+    let (id, _) = suite::sweep(&open_it);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let q = |sql: &str| -> String { c.query_row(sql, [id], |r| r.get::<_, String>(0)).unwrap() };
+    assert_eq!(
+        q(
+            "SELECT port || '/' || state || '/' || ttl || '/' || hosts FROM port_hosts \
+           WHERE run_id = ?1"
+        ),
+        "80/open/64/40"
+    );
+    // json_each reads the hosts in SQL: 0..=39 but for none missing.
+    assert_eq!(
+        q(
+            "SELECT CAST(COUNT(*) AS TEXT) || ' ' || MIN(j.value) || ' ' || MAX(j.value) \
+           FROM port_hosts g, json_each(g.seqs) j WHERE g.run_id = ?1"
+        ),
+        "40 0 39"
+    );
+    assert_eq!(
+        q("SELECT CAST(COUNT(*) AS TEXT) FROM ports WHERE run_id = ?1"),
+        "8"
+    );
+    for (change, want) in [
+        (
+            "UPDATE port_hosts SET hosts = 39",
+            "says 39 hosts and names 40",
+        ),
+        ("UPDATE port_hosts SET seqs = '[0,1,x]'", "bad host list"),
+        (
+            "UPDATE port_hosts SET seqs = '[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,\
+             20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,999]'",
+            "ports of host #999, which is not stored",
+        ),
+        (
+            "UPDATE port_hosts SET seqs = '[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,\
+             20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,40]'",
+            "port 80/tcp stored twice",
+        ),
+    ] {
+        let keep: (i64, String) = c
+            .query_row("SELECT hosts, seqs FROM port_hosts", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        c.execute(change, []).unwrap();
+        let e = match open_it().load(id) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("read a bad group ({change})"),
+        };
+        assert!(e.contains(want) && !e.contains('\n'), "{change}: {e}");
+        c.execute(
+            "UPDATE port_hosts SET hosts = ?1, seqs = ?2",
+            rusqlite::params![keep.0, keep.1],
+        )
+        .unwrap();
+    }
+    assert_eq!(open_it().load(id).unwrap().report.hosts.len(), 49);
 }

@@ -363,8 +363,71 @@ pub fn down_hosts_are_kept(open: Open) {
     assert_eq!(got.summary.hosts_up, 1);
 }
 
+/// A sweep-like scan: 48 hosts given out of order, 40 of them with port 80
+/// open alike (one of those with a -sV result as well), 5 with it closed,
+/// 3 with it open at another TTL, and one down; returns its id and hosts.
+/// Read back exactly, whether the store keeps shared results as groups or
+/// not, and counted right.
+pub fn sweep(open: Open) -> (i64, Vec<HostReport>) {
+    let m = meta("198.18.9.0/26", 6_000, 0);
+    let one = |addr: &str, state, reason, ttl| {
+        let mut h = host(addr, &[], 6_000);
+        h.ports = vec![PortResult {
+            proto: Proto::Tcp,
+            port: 80,
+            state,
+            reason,
+            ttl,
+            service: Some("http".into()),
+            detected: None,
+        }];
+        h
+    };
+    let mut hosts: Vec<HostReport> = (0..48)
+        .map(|i| {
+            let addr = format!("198.18.9.{}", i + 1);
+            match i {
+                40..=44 => one(&addr, PortState::Closed, Reason::Reset, 64),
+                45..=47 => one(&addr, PortState::Open, Reason::SynAck, 63),
+                _ => one(&addr, PortState::Open, Reason::SynAck, 64),
+            }
+        })
+        .collect();
+    hosts[7].ports[0].detected = Some(Box::new(ServiceInfo {
+        name: "http".into(),
+        product: Some("nginx".into()),
+        conf: 10,
+        ..ServiceInfo::default()
+    }));
+    let mut down = host("198.18.9.49", &[], 6_000);
+    down.status = HostStatus {
+        up: false,
+        reason: Reason::NoResponse,
+        ttl: 0,
+    };
+    down.ports.clear();
+    hosts.push(down);
+    let mut r = Recorder::start(open(), &m).unwrap();
+    // Final in any order (early hosts come as their probes end).
+    for (i, h) in hosts.iter().enumerate().rev() {
+        r.host_at(i as i64, h.clone());
+    }
+    let id = r
+        .finish(&stats(6_010, 48, 49), RunStatus::Complete)
+        .unwrap();
+    let got = open().load(id).unwrap();
+    assert_eq!(got.report.hosts, hosts, "hosts read back differ");
+    assert_eq!(got.summary.open_ports, 43);
+    assert_eq!(got.summary.hosts_up, 48);
+    let listed = open().list(&Filter::default()).unwrap();
+    let row = listed.iter().find(|s| s.id == id).unwrap();
+    assert_eq!(row.open_ports, 43);
+    (id, hosts)
+}
+
 pub fn all(open: Open) {
     round_trip(open);
+    sweep(open);
     list_and_filter(open);
     unknown_id(open);
     dropped_recorder_is_interrupted(open);

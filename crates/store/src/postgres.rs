@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use postgres::types::Type;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, NoTls, Statement, Transaction};
 use vigie_report::{HostReport, RunStats};
 
 use crate::copy::CopyBuf;
@@ -26,7 +26,27 @@ const LOCK_SPACE: i32 = 0x7669_6731;
 pub(crate) struct Postgres {
     client: Client,
     shown: String,
+    /// A writer's statements, prepared while the scan runs (upkeep), so a
+    /// batch is not a prepare round trip per statement as well.
+    prepared: Option<Prepared>,
 }
+
+struct Prepared {
+    hosts: Statement,
+    ports: Statement,
+    groups: Statement,
+    ranges: Statement,
+}
+
+const COPY_HOSTS: &str = "COPY hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, \
+     latency_us, start_us, end_us, srtt_us, rttvar_us, timeout_us) FROM STDIN BINARY";
+const COPY_PORTS: &str =
+    "COPY ports (run_id, seq, proto, port, state, reason, ttl, service) FROM STDIN BINARY";
+const COPY_GROUPS: &str = "COPY port_hosts (run_id, proto, port, state, reason, ttl, service, \
+     hosts, seqs) FROM STDIN BINARY";
+const INSERT_RANGES: &str = "INSERT INTO port_ranges (run_id, seq, proto, state, reason, ttl, \
+     ports) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], \
+     $6::integer[], $7::text[])";
 
 fn pg(s: &str) -> String {
     sql::pg(s)
@@ -57,6 +77,7 @@ impl Postgres {
         let mut s = Postgres {
             client,
             shown: shown.clone(),
+            prepared: None,
         };
         s.migrate().map_err(fail)?;
         Ok(s)
@@ -101,6 +122,21 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// A writer's statements, and its session's batches not waiting for
+    /// the disk.
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        self.client.batch_execute("SET synchronous_commit = off")?;
+        self.prepared = Some(Prepared {
+            hosts: self.client.prepare(COPY_HOSTS)?,
+            ports: self.client.prepare(COPY_PORTS)?,
+            groups: self.client.prepare(COPY_GROUPS)?,
+            ranges: self.client.prepare(INSERT_RANGES)?,
+        });
+        Ok(())
+    }
+}
+
 fn summary_row(r: &postgres::Row) -> Result<RunSummaryRow, postgres::Error> {
     Ok(RunSummaryRow {
         id: r.try_get(0)?,
@@ -116,7 +152,10 @@ fn summary_row(r: &postgres::Row) -> Result<RunSummaryRow, postgres::Error> {
 }
 
 /// Send one binary COPY stream (built by [`CopyBuf`]) with `statement`.
-fn copy_in(tx: &mut Transaction<'_>, statement: &str, data: Vec<u8>) -> Result<(), StoreError> {
+fn copy_in<T>(tx: &mut Transaction<'_>, statement: &T, data: Vec<u8>) -> Result<(), StoreError>
+where
+    T: ?Sized + postgres::ToStatement,
+{
     let mut w = tx.copy_in(statement)?;
     // In pieces, so that the server parses one while the next is sent.
     for piece in data.chunks(64 * 1024) {
@@ -184,10 +223,16 @@ impl Store for Postgres {
             b.push(*seq, h);
         }
         b.group();
+        if self.prepared.is_none() {
+            self.prepare()?;
+        }
+        let Some(st) = &self.prepared else {
+            unreachable!("prepared above")
+        };
+        // The session does not wait for a batch to reach the disk (set by
+        // prepare): the run's end is a commit that does wait, and flushes
+        // every batch before it.
         let mut tx = self.client.transaction()?;
-        // Not waiting for this batch to reach the disk: the run's end is a
-        // commit that does wait, and flushes every batch before it.
-        tx.batch_execute("SET LOCAL synchronous_commit = off")?;
         let mut c = CopyBuf::new(14, b.hosts.len());
         for h in &b.hosts {
             c.row()
@@ -206,12 +251,7 @@ impl Store for Postgres {
                 .opt_i64(h.rttvar_us)
                 .opt_i64(h.timeout_us);
         }
-        copy_in(
-            &mut tx,
-            "COPY hosts (run_id, seq, addr, hostname, mac, up, reason, ttl, latency_us, \
-             start_us, end_us, srtt_us, rttvar_us, timeout_us) FROM STDIN BINARY",
-            c.finish(),
-        )?;
+        copy_in(&mut tx, &st.hosts, c.finish())?;
         if !b.ports.is_empty() {
             let mut c = CopyBuf::new(8, b.ports.len());
             for p in &b.ports {
@@ -225,12 +265,7 @@ impl Store for Postgres {
                     .i32(p.ttl)
                     .opt_text(p.service.as_deref());
             }
-            copy_in(
-                &mut tx,
-                "COPY ports (run_id, seq, proto, port, state, reason, ttl, service) \
-                 FROM STDIN BINARY",
-                c.finish(),
-            )?;
+            copy_in(&mut tx, &st.ports, c.finish())?;
         }
         if !b.groups.is_empty() {
             let mut c = CopyBuf::new(9, b.groups.len());
@@ -246,19 +281,12 @@ impl Store for Postgres {
                     .i64(g.hosts)
                     .i64_array(&g.seqs);
             }
-            copy_in(
-                &mut tx,
-                "COPY port_hosts (run_id, proto, port, state, reason, ttl, service, hosts, seqs) \
-                 FROM STDIN BINARY",
-                c.finish(),
-            )?;
+            copy_in(&mut tx, &st.groups, c.finish())?;
         }
         let g = &b.ranges;
         if !g.is_empty() {
             tx.execute(
-                "INSERT INTO port_ranges (run_id, seq, proto, state, reason, ttl, ports) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], \
-                 $6::integer[], $7::text[])",
+                &st.ranges,
                 &[
                     &run,
                     &col(g, |r: &RangeRow| r.seq),
@@ -316,23 +344,30 @@ impl Store for Postgres {
         stats: &RunStats,
         status: RunStatus,
     ) -> Result<(), StoreError> {
-        self.client.execute(
+        // This commit waits for the disk, and so for every batch before it.
+        self.client
+            .batch_execute("SET synchronous_commit = DEFAULT")?;
+        self.client.execute_typed(
             &pg(sql::FINISH_RUN),
             &[
-                &run,
-                &to_us(stats.end),
-                &dur_us(stats.elapsed),
-                &status.as_str(),
-                &(stats.hosts_up as i64),
-                &(stats.hosts_down as i64),
-                &(stats.hosts_total as i64),
+                (&run, Type::INT8),
+                (&to_us(stats.end), Type::INT8),
+                (&dur_us(stats.elapsed), Type::INT8),
+                (&status.as_str(), Type::TEXT),
+                (&(stats.hosts_up as i64), Type::INT8),
+                (&(stats.hosts_down as i64), Type::INT8),
+                (&(stats.hosts_total as i64), Type::INT8),
             ],
         )?;
-        self.client.execute(
+        self.client.execute_typed(
             "SELECT pg_advisory_unlock($1, $2)",
-            &[&LOCK_SPACE, &lock_key(run)],
+            &[(&LOCK_SPACE, Type::INT4), (&lock_key(run), Type::INT4)],
         )?;
         Ok(())
+    }
+
+    fn upkeep(&mut self) -> Result<(), StoreError> {
+        self.prepare()
     }
 
     fn reap(&mut self) -> Result<(), StoreError> {

@@ -166,19 +166,37 @@ impl<'a> Batch<'a> {
             rttvar_us: h.rttvar.map(dur_us),
             timeout_us: h.timeout.map(dur_us),
         });
-        let mut groups: BTreeMap<(Proto, &str, &str, u8), Vec<u16>> = BTreeMap::new();
-        // Fewer ports than a range holds: no range to look for (a sweep).
-        let few = h.ports.len() < RANGE_MIN;
-        for p in h.ports.iter().filter(|p| !few && rangeable(p)) {
-            groups
-                .entry((p.proto, p.state.as_str(), p.reason.as_str(), p.ttl))
-                .or_default()
-                .push(p.port);
+        // Each port's range, if it may be in one: (proto, state, reason,
+        // TTL) as enums, looked up once per port (a -p- host is 65,535 of
+        // them; most follow a port of the same key).
+        type Key = (Proto, PortState, Reason, u8);
+        let mut keys: Vec<(Key, Vec<u16>)> = Vec::new();
+        let mut index: HashMap<Key, usize> = HashMap::new();
+        let mut of: Vec<usize> = Vec::new();
+        if h.ports.len() >= RANGE_MIN {
+            of.reserve(h.ports.len());
+            let mut last: Option<(Key, usize)> = None;
+            for p in &h.ports {
+                if !rangeable(p) {
+                    of.push(usize::MAX);
+                    continue;
+                }
+                let key = (p.proto, p.state, p.reason, p.ttl);
+                let i = match last {
+                    Some((k, i)) if k == key => i,
+                    _ => *index.entry(key).or_insert_with(|| {
+                        keys.push((key, Vec::new()));
+                        keys.len() - 1
+                    }),
+                };
+                last = Some((key, i));
+                keys[i].1.push(p.port);
+                of.push(i);
+            }
         }
-        groups.retain(|_, v| v.len() >= RANGE_MIN);
-        for p in &h.ports {
-            let key = (p.proto, p.state.as_str(), p.reason.as_str(), p.ttl);
-            if !few && rangeable(p) && groups.contains_key(&key) {
+        let ranged = |i: usize| keys.get(i).is_some_and(|(_, v)| v.len() >= RANGE_MIN);
+        for (n, p) in h.ports.iter().enumerate() {
+            if of.get(n).is_some_and(|&i| ranged(i)) {
                 continue;
             }
             self.ports.push(PortRow {
@@ -194,14 +212,19 @@ impl<'a> Batch<'a> {
                 self.services.push(service_row(seq, p, d));
             }
         }
-        for ((proto, state, reason, ttl), ports) in groups {
+        // In key order, as before: the rows of a host are the same whatever
+        // order its ports came in.
+        let mut ranges: Vec<&(Key, Vec<u16>)> =
+            keys.iter().filter(|(_, v)| v.len() >= RANGE_MIN).collect();
+        ranges.sort_by_key(|(k, _)| (k.0, k.1.as_str(), k.2.as_str(), k.3));
+        for ((proto, state, reason, ttl), ports) in ranges {
             self.ranges.push(RangeRow {
                 seq,
                 proto: proto.as_str().to_owned(),
-                state: state.to_owned(),
-                reason: reason.to_owned(),
-                ttl: i32::from(ttl),
-                ports: PortList::from_ports(&ports).to_nmap_string(),
+                state: state.as_str().to_owned(),
+                reason: reason.as_str().to_owned(),
+                ttl: i32::from(*ttl),
+                ports: PortList::from_ports(ports).to_nmap_string(),
             });
         }
     }

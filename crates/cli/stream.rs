@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use vigie_engine::session::{HostResult, Interrupted, Sink};
@@ -105,14 +106,15 @@ impl Sink for ReportSink<'_, '_> {
     }
 
     fn host(&mut self, h: &HostResult) -> Result<(), Fail> {
-        let r = self.report(h);
+        let r = Arc::new(self.report(h));
+        // Every host the outputs are given, down ones too (-oJ lists them);
+        // one given early is recorded already. To the history first: a host
+        // of many ports is written there while the outputs write it here.
+        if let Some(rec) = self.recorder.as_deref_mut().filter(|_| !h.early) {
+            rec.host_at(seq(h), Arc::clone(&r));
+        }
         let out = &mut *self.out;
         progress::suspend(|| out.write(|s| s.host(&r)))?;
-        // Every host the outputs were given, down ones too (-oJ lists them);
-        // one given early is recorded already.
-        if let Some(rec) = self.recorder.as_deref_mut().filter(|_| !h.early) {
-            rec.host_at(seq(h), r);
-        }
         Ok(())
     }
 

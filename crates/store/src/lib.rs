@@ -284,7 +284,7 @@ pub trait Store: Send {
     fn add_hosts(
         &mut self,
         run: i64,
-        hosts: &[(i64, vigie_report::HostReport)],
+        hosts: &[(i64, &vigie_report::HostReport)],
     ) -> Result<(), StoreError>;
     /// The end of a scan: its totals and how it ended.
     fn finish_run(

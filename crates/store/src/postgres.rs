@@ -217,7 +217,7 @@ impl Store for Postgres {
         Ok(id)
     }
 
-    fn add_hosts(&mut self, run: i64, hosts: &[(i64, HostReport)]) -> Result<(), StoreError> {
+    fn add_hosts(&mut self, run: i64, hosts: &[(i64, &HostReport)]) -> Result<(), StoreError> {
         let mut b = Batch::default();
         for (seq, h) in hosts {
             b.push(*seq, h);

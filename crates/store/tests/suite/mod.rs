@@ -342,6 +342,79 @@ pub fn flushed_hosts_land_before_the_end(open: Open) {
     assert_eq!(got.summary.status, RunStatus::Complete);
 }
 
+/// A host of many ports goes to the writer as it is given, with no flush:
+/// the scan writes its outputs meanwhile (a `-p-` host's take tens of ms).
+pub fn a_host_of_many_ports_lands_without_a_flush(open: Open) {
+    let m = meta("198.18.4.9", 6_000, 0);
+    let mut big = host("198.18.4.9", &[22, 80], 6_000);
+    let db = ServiceDb::builtin();
+    // TCP 1-65535 in order, then the host's UDP port.
+    let (mut ports, udp): (Vec<_>, Vec<_>) =
+        big.ports.drain(..).partition(|p| p.proto == Proto::Tcp);
+    ports.extend((101..=65_535).map(|p| {
+        let open = p % 1000 == 7;
+        PortResult {
+            proto: Proto::Tcp,
+            port: p,
+            state: if open {
+                PortState::Open
+            } else {
+                PortState::Closed
+            },
+            reason: if open { Reason::SynAck } else { Reason::Reset },
+            ttl: 64,
+            service: db.name(p, Proto::Tcp).map(str::to_owned),
+            detected: None,
+        }
+    }));
+    ports.extend(udp);
+    big.ports = ports;
+    let mut r = Recorder::start(open(), &m).unwrap();
+    let id = r.id();
+    r.host(big.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = open().load(id).unwrap();
+        assert_eq!(got.summary.status, RunStatus::Running);
+        if !got.report.hosts.is_empty() {
+            same_hosts(&got.report.hosts, std::slice::from_ref(&big));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a host of 65,535 ports not written before a flush"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let open_ports = big
+        .ports
+        .iter()
+        .filter(|p| p.state == PortState::Open)
+        .count();
+    assert!(open_ports > 60, "{open_ports} open");
+    let id = r.finish(&stats(6_002, 1, 1), RunStatus::Complete).unwrap();
+    let got = open().load(id).unwrap();
+    same_hosts(&got.report.hosts, &[big]);
+    assert_eq!(got.summary.open_ports, open_ports as u64);
+}
+
+/// Hosts equal, or the first difference (a whole `-p-` host is too long
+/// to print).
+fn same_hosts(got: &[HostReport], want: &[HostReport]) {
+    assert_eq!(got.len(), want.len(), "hosts read back");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.ports.len(), w.ports.len(), "{}: ports read back", w.addr);
+        for (gp, wp) in g.ports.iter().zip(&w.ports) {
+            assert_eq!(gp, wp, "{}: a port read back differs", w.addr);
+        }
+        let strip = |h: &HostReport| HostReport {
+            ports: Vec::new(),
+            ..h.clone()
+        };
+        assert_eq!(strip(g), strip(w), "{}: the host read back differs", w.addr);
+    }
+}
+
 /// Down hosts are kept too, and are not counted up.
 pub fn down_hosts_are_kept(open: Open) {
     let m = meta("198.18.3.0/30", 5_000, 1);
@@ -433,5 +506,6 @@ pub fn all(open: Open) {
     dropped_recorder_is_interrupted(open);
     concurrent_writers(open);
     flushed_hosts_land_before_the_end(open);
+    a_host_of_many_ports_lands_without_a_flush(open);
     down_hosts_are_kept(open);
 }

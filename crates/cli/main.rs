@@ -262,6 +262,7 @@ fn run() -> Result<ExitCode, Fail> {
         stream_udp: !report_on_stdout,
         names: HashMap::new(),
         recorder: recorder.as_mut(),
+        ahead: Default::default(),
     };
     let summary = session.run(&mut sink, &env).map_err(session_fail)?;
     display.finish();

@@ -4,7 +4,7 @@
 //! what the adaptive rate did, and an interrupted run leaves its resume
 //! file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::Path;
@@ -35,6 +35,9 @@ pub(crate) struct ReportSink<'o, 's> {
     pub names: HashMap<IpAddr, String>,
     /// The history store's writer, unless `--no-history`.
     pub recorder: Option<&'o mut vigie_store::Recorder>,
+    /// Reports of the window built ahead (see [`Sink::ahead`]), in order,
+    /// each with whether the history has it.
+    pub ahead: VecDeque<(i64, Arc<HostReport>, bool)>,
 }
 
 impl ReportSink<'_, '_> {
@@ -106,11 +109,23 @@ impl Sink for ReportSink<'_, '_> {
     }
 
     fn host(&mut self, h: &HostResult) -> Result<(), Fail> {
-        let r = Arc::new(self.report(h));
+        let built = match self.ahead.front() {
+            Some((s, _, _)) if *s == seq(h) => self.ahead.pop_front(),
+            _ => None,
+        };
+        let (r, recorded) = match built {
+            Some((_, r, recorded)) => (r, recorded),
+            None => (Arc::new(self.report(h)), false),
+        };
         // Every host the outputs are given, down ones too (-oJ lists them);
-        // one given early is recorded already. To the history first: a host
-        // of many ports is written there while the outputs write it here.
-        if let Some(rec) = self.recorder.as_deref_mut().filter(|_| !h.early) {
+        // one given early or ahead is recorded already. To the history
+        // first: a host of many ports is written there while the outputs
+        // write it here.
+        if let Some(rec) = self
+            .recorder
+            .as_deref_mut()
+            .filter(|_| !h.early && !recorded)
+        {
             rec.host_at(seq(h), Arc::clone(&r));
         }
         let out = &mut *self.out;
@@ -129,6 +144,32 @@ impl Sink for ReportSink<'_, '_> {
         match self.recorder.as_deref_mut() {
             Some(rec) => rec.try_host_at(seq(h), r),
             None => true,
+        }
+    }
+
+    /// The window's hosts not recorded yet go to the history before the
+    /// outputs write any (as many as its queue takes without waiting), so
+    /// that they are written while the outputs are.
+    fn ahead(&mut self, hosts: &[&HostResult]) {
+        self.ahead.clear();
+        if self.recorder.is_none() {
+            return;
+        }
+        // Up to the queue's size: the rest are built one at a time, as the
+        // outputs take them.
+        for h in hosts.iter().filter(|h| !h.early) {
+            let r = Arc::new(self.report(h));
+            let Some(rec) = self.recorder.as_deref_mut() else {
+                return;
+            };
+            let taken = rec.try_host_at(seq(h), Arc::clone(&r));
+            self.ahead.push_back((seq(h), r, taken));
+            if !taken {
+                break;
+            }
+        }
+        if let Some(rec) = self.recorder.as_deref_mut() {
+            rec.try_flush();
         }
     }
 

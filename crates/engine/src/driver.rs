@@ -102,6 +102,15 @@ pub trait Wire<R> {
     /// After the last send: flush, let the receive side drain, and append
     /// what it still had.
     fn finish(&mut self, out: &mut Vec<(u64, R)>) -> io::Result<()>;
+    /// After the last send: start what [`Wire::finish`] waits for (the
+    /// senders' last packets, the receive side's drain, the sockets'
+    /// release), without waiting.
+    fn stop(&mut self) {}
+    /// Whether [`Wire::finish`] would return at once (called again until
+    /// it does, after [`Wire::stop`]).
+    fn stopped(&mut self) -> bool {
+        true
+    }
 }
 
 /// How soon the loop looks again when [`Events::idle`] has more to do.
@@ -177,6 +186,16 @@ where
     R: Record<P::Reply>,
 {
     let result = run_loop(cfg, prober, sched, wire, record, meter, events);
+    // The wire winds down: its threads send their last packets, drain the
+    // replies in flight and release their sockets (the kernel takes tens of
+    // ms for that, while both cores are idle). The caller may use the time,
+    // as it used the wait.
+    wire.stop();
+    if result.is_ok() && sched.all_sent() {
+        while !wire.stopped() && events.idle(record, sched) {
+            std::thread::sleep(IDLE_AGAIN);
+        }
+    }
     // Whatever ended the loop: replies that arrived meanwhile still count.
     let mut late = Vec::new();
     let finished = wire.finish(&mut late);
@@ -540,6 +559,19 @@ impl<R: Send + 'static> Wire<R> for Threaded<R> {
             }
         }
         Ok(())
+    }
+
+    fn stop(&mut self) {
+        self.tx.stop();
+    }
+
+    fn stopped(&mut self) -> bool {
+        if !self.tx.stopped() {
+            return false;
+        }
+        // The last packets are out: the drain starts.
+        self.stop.store(true, Ordering::Release);
+        self.rx_thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     fn finish(&mut self, out: &mut Vec<(u64, R)>) -> io::Result<()> {

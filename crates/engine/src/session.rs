@@ -176,6 +176,10 @@ pub trait Sink {
     fn settled(&mut self, _host: &HostResult) -> bool {
         true
     }
+    /// The window's reports, in order, before the first of them goes to
+    /// [`Sink::host`] (a sink may hand them on ahead, to be written
+    /// elsewhere while it writes them one by one).
+    fn ahead(&mut self, _hosts: &[&HostResult]) {}
     /// The window's hosts have all been given (the next window comes after
     /// the next block's scan).
     fn window_done(&mut self) -> Result<(), Self::Error> {
@@ -705,6 +709,15 @@ impl Session {
         if let Some(spec) = &self.cfg.version {
             self.detect_services(spec, &mut hosts, env);
         }
+        let reports: Vec<&HostResult> = hosts
+            .iter()
+            .filter_map(|h| match h {
+                Host::Report(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        sink.ahead(&reports);
+        drop(reports);
         for host in hosts {
             match host {
                 Host::Report(r) => {
@@ -1003,11 +1016,7 @@ impl Session {
             }
             let i = early.cursor;
             let base = i * nports;
-            let pending = results
-                .host(i)
-                .iter()
-                .enumerate()
-                .any(|(k, c)| c.is_empty() && scope.contains(base + k as u64));
+            let pending = !answered(results.host(i), |k| scope.contains(base + k as u64));
             // Where the host is in the run's targets (looked up if final only).
             let place = || {
                 let addr = plan.targets.get(i)?;
@@ -1025,6 +1034,17 @@ impl Session {
         }
         false
     }
+}
+
+/// Whether every probe of a host that counts (`counts`, by its place) has
+/// its reply: its verdicts can no longer change. A probe concluded silent is
+/// not final in that sense, as a reply that comes late still overrides its
+/// silence.
+fn answered(cells: &[crate::Cell], counts: impl Fn(usize) -> bool) -> bool {
+    cells
+        .iter()
+        .enumerate()
+        .all(|(k, c)| !counts(k) || !(c.is_empty() || c.is_silence()))
 }
 
 fn absorb(found: &mut Found, s: sweep::Sweep) {
@@ -1078,6 +1098,26 @@ mod tests {
             .map(|a| IpRange::single(a.parse().unwrap()))
             .collect();
         TargetSet::new(&r, &[])
+    }
+
+    /// A host is final (given early) only when every probe that counts has
+    /// its reply: a silence can still be overridden by a late reply.
+    #[test]
+    fn only_answered_hosts_are_final() {
+        use vigie_scan::{PortState, Reason};
+        let mut r = Results::new(6, 3);
+        let silence = crate::Cell::new(PortState::Filtered, Reason::NoResponse, 0);
+        let rst = crate::Cell::new(PortState::Closed, Reason::Reset, 64);
+        let all = |_| true;
+        r.record_reply(0, rst);
+        r.record_reply(1, rst);
+        assert!(!answered(r.host(0), all), "a probe without a verdict");
+        r.record_silence(2, silence);
+        assert!(!answered(r.host(0), all), "a silence is not final");
+        assert!(answered(r.host(0), |k| k != 2), "a probe out of scope");
+        assert!(r.record_reply(2, rst), "a late reply overrides the silence");
+        assert!(answered(r.host(0), all));
+        assert!(!answered(r.host(1), all));
     }
 
     /// Report windows tile the targets: each ends just after its block's

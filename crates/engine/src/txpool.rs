@@ -119,6 +119,22 @@ impl<S: PacketTx + 'static> TxPool<S> {
         Ok(())
     }
 
+    /// Tell the worker that nothing more comes (it ends once it has sent
+    /// what it has), without waiting for it.
+    pub(crate) fn stop(&mut self) {
+        if let Some(w) = &mut self.worker {
+            drop(w.work.take());
+        }
+    }
+
+    /// Whether the worker has ended (after [`TxPool::stop`]).
+    pub(crate) fn stopped(&self) -> bool {
+        self.worker
+            .as_ref()
+            .and_then(|w| w.handle.as_ref())
+            .is_none_or(JoinHandle::is_finished)
+    }
+
     /// Wait until the worker has sent everything handed to it.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         if let Some(w) = &mut self.worker {

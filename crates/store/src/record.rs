@@ -142,8 +142,9 @@ impl Recorder {
         self.pending.len() >= CHUNK || self.pending_ports >= CHUNK_PORTS
     }
 
-    /// Hand the pending hosts to the writer unless its queue is full.
-    fn try_flush(&mut self) -> bool {
+    /// Hand the pending hosts to the writer unless its queue is full
+    /// (`false`: they are kept, for the next hand-off).
+    pub fn try_flush(&mut self) -> bool {
         if self.pending.is_empty() {
             return true;
         }

@@ -159,10 +159,10 @@ impl Sink for ReportSink<'_, '_> {
         // outputs take them.
         for h in hosts.iter().filter(|h| !h.early) {
             let r = Arc::new(self.report(h));
-            let Some(rec) = self.recorder.as_deref_mut() else {
-                return;
-            };
-            let taken = rec.try_host_at(seq(h), Arc::clone(&r));
+            let taken = self
+                .recorder
+                .as_deref_mut()
+                .is_some_and(|rec| rec.try_host_at(seq(h), Arc::clone(&r)));
             self.ahead.push_back((seq(h), r, taken));
             if !taken {
                 break;

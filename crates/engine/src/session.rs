@@ -717,7 +717,6 @@ impl Session {
             })
             .collect();
         sink.ahead(&reports);
-        drop(reports);
         for host in hosts {
             match host {
                 Host::Report(r) => {

@@ -208,11 +208,10 @@ impl Drop for Recorder {
     }
 }
 
-/// Add `h` to the batch; the batch's port results then.
-fn take(batch: &mut Hosts, ports: &mut usize, h: Hosts) -> usize {
+/// Add `h` to the batch, counting its port results in `ports`.
+fn take(batch: &mut Hosts, ports: &mut usize, h: Hosts) {
     *ports += h.iter().map(|(_, h)| h.ports.len()).sum::<usize>();
     batch.extend(h);
-    *ports
 }
 
 fn write_loop(
@@ -233,9 +232,8 @@ fn write_loop(
     let (mut up, mut seen) = (0u64, 0u64);
     loop {
         let mut end = None;
-        let mut held = 0;
         match rx.recv() {
-            Ok(Msg::Hosts(h)) => held = take(&mut batch, &mut ports, h),
+            Ok(Msg::Hosts(h)) => take(&mut batch, &mut ports, h),
             Ok(Msg::Finish(s, st)) => end = Some((s, st)),
             Err(_) => end = None,
         }
@@ -245,10 +243,10 @@ fn write_loop(
         // first chunk (or BATCH hosts, or BATCH_PORTS port results), not
         // one chunk each.
         let deadline = Instant::now() + GATHER;
-        while end.is_none() && !closed && batch.len() < BATCH && held < BATCH_PORTS {
+        while end.is_none() && !closed && batch.len() < BATCH && ports < BATCH_PORTS {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Msg::Hosts(h)) => held = take(&mut batch, &mut ports, h),
+                Ok(Msg::Hosts(h)) => take(&mut batch, &mut ports, h),
                 Ok(Msg::Finish(s, st)) => end = Some((s, st)),
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => closed = true,
